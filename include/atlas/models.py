@@ -1,0 +1,361 @@
+"""Connector specs: a connector row, validated once at the edge and typed everywhere after.
+
+A spec holds no secret: credentials live in the Airflow Connection named by ``conn_id``. The request
+bodies people send (the seed's format, with inline credentials) are turned into specs by
+:mod:`atlas.intake`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from atlas.exceptions import ConnectorConfigError
+from atlas.settings import DAG_ID_PREFIX
+
+SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+# Identifiers are quoted by the driver when used; this only rejects what can never be a sane name
+# (quotes, semicolons, control characters) so that a hostile row fails validation, visibly.
+_IDENTIFIER_PART = re.compile(r"^[^\x00-\x1f\"`'\\;]{1,63}$")
+_SECRET_HEADER = re.compile(r"authorization|token|secret|api[-_]?key|password|cookie", re.IGNORECASE)
+
+
+def check_identifier(value: str, *, allow_schema: bool = True) -> str:
+    """Validate a (possibly ``schema.``-qualified) table or column name; return it unchanged."""
+    parts = value.split(".") if allow_schema else [value]
+    if len(parts) > 2 or not all(_IDENTIFIER_PART.match(p) and p.strip() == p for p in parts):
+        raise ValueError(
+            f"{value!r} is not a safe identifier: use 1-63 characters without quotes, backticks, "
+            "semicolons or control characters (optionally qualified as schema.table)"
+        )
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'") from None
+    return value
+
+
+def validate_cron(expression: str) -> str:
+    """Check a cron string the way Airflow will, before a DAG is built from it.
+
+    Airflow accepts a bad cron while building the DAG and fails later, taking down every DAG of the
+    file; so each row's cron is checked here.
+    """
+    from airflow.sdk import CronTriggerTimetable
+
+    try:
+        CronTriggerTimetable(expression, timezone="UTC").validate()
+    except Exception as exc:  # Airflow raises several types for bad crons
+        raise ValueError(f"invalid cron expression {expression!r}: {exc}") from None
+    return expression
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------------------- SQL sources
+class SqlSourceConfig(StrictModel):
+    """What to read from a PostgreSQL, MySQL/MariaDB or SQLite source."""
+
+    table: str | None = Field(None, description="One table (optionally schema-qualified).")
+    tables: list[str] | None = Field(None, description="Several tables: one mapped task and watermark each.")
+    schema_name: str | None = Field(
+        None, alias="schema", description="Every table of this schema (resolved from the catalog each run)."
+    )
+    query: str | None = Field(None, description="A custom SELECT (trusted admins); needs target_table.")
+    columns: list[str] | None = Field(None, description="Columns to copy; default all.")
+    primary_key: list[str] | None = Field(
+        None, description="Merge key; introspected from the catalog when omitted. None found: append-only."
+    )
+    lookback_seconds: int = Field(
+        0, ge=0, description="Re-read this window below the watermark to catch rows committed late."
+    )
+    batch_size: int = Field(10_000, ge=1, le=1_000_000, description="Rows per streamed batch.")
+    source_timezone: str = Field("UTC", description="Zone of naive timestamps (MySQL DATETIME, timestamp).")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    _as_lists = field_validator("tables", "columns", "primary_key", mode="before")(_as_list)
+
+    @field_validator("table", "schema_name")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value)
+
+    @field_validator("tables")
+    @classmethod
+    def _identifiers(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("must name at least one table")
+            for item in value:
+                check_identifier(item)
+        return value
+
+    @field_validator("columns", "primary_key")
+    @classmethod
+    def _column_names(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or []:
+            check_identifier(item, allow_schema=False)
+        return value
+
+    @field_validator("source_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @field_validator("query")
+    @classmethod
+    def _select_only(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^\s*(select|with)\b", value, re.IGNORECASE):
+            raise ValueError("a custom query must be a single SELECT (or WITH … SELECT) statement")
+        return value
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> SqlSourceConfig:
+        given = [n for n in ("table", "tables", "schema_name", "query") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'table', 'tables', 'schema' or 'query'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+# ------------------------------------------------------------------------------------- REST sources
+class NoPagination(StrictModel):
+    type: Literal["none"] = "none"
+
+
+class _PagedBase(StrictModel):
+    page_size: int | None = Field(None, ge=1, description="Records per page; sent as page_size_param.")
+    page_size_param: str = "limit"
+    max_pages: int | None = Field(None, ge=1, description="Stop after this many pages.")
+    total_path: str | None = Field(None, description="Path of the total record count in the body.")
+    has_more_path: str | None = Field(None, description="Path of a has-more flag; false stops.")
+
+
+class OffsetPagination(_PagedBase):
+    type: Literal["offset"]
+    offset_param: str = "offset"
+
+
+class PagePagination(_PagedBase):
+    type: Literal["page"]
+    page_param: str = "page"
+    first_page: int = 1
+    page_size_param: str = "per_page"
+
+
+class CursorPagination(_PagedBase):
+    type: Literal["cursor"]
+    cursor_path: str = Field("next_cursor", description="Path of the next cursor in the body.")
+    cursor_param: str = "cursor"
+
+
+class NextUrlPagination(_PagedBase):
+    type: Literal["next_url"]
+    next_url_path: str = Field("next", description="Path of the next page's URL in the body.")
+
+
+class LinkHeaderPagination(_PagedBase):
+    type: Literal["link_header"]
+    page_size_param: str = "per_page"
+
+
+Pagination = Annotated[
+    NoPagination | OffsetPagination | PagePagination | CursorPagination | NextUrlPagination | LinkHeaderPagination,
+    Field(discriminator="type"),
+]
+
+
+class AuthConfig(StrictModel):
+    """How to authenticate; the secrets themselves are in the connection (password / extra)."""
+
+    type: Literal["none", "bearer", "basic", "api_key", "oauth2"] = "none"
+    api_key_name: str = Field("X-API-Key", description="api_key: header or query parameter name.")
+    api_key_in: Literal["header", "query"] = "header"
+    token_url: str | None = Field(None, description="oauth2: client-credentials token endpoint.")
+    scope: str | None = None
+
+
+class RateLimit(StrictModel):
+    requests_per_second: float | None = Field(None, gt=0)
+    requests_per_minute: float | None = Field(None, gt=0)
+
+
+class RestApiConfig(StrictModel):
+    """What to request from an HTTP JSON API, and how to page through it."""
+
+    endpoint: str = Field(..., description="Path and query, e.g. '/search/repositories?q=python'.")
+    stream: str | None = Field(None, description="Name of the stream (default: from the endpoint).")
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    record_path: str | None = Field(None, description="Dotted path of the record list; default the body.")
+    primary_key: list[str] | None = None
+    pagination: Pagination = Field(default_factory=NoPagination)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    timeout_seconds: float = Field(30, gt=0)
+    max_retries: int = Field(5, ge=0)
+    cursor_param: str | None = Field(None, description="Request parameter carrying the watermark.")
+    cursor_format: str | None = Field(None, description="strftime format for the watermark parameter.")
+    lookback_seconds: int = Field(0, ge=0)
+
+    _as_lists = field_validator("primary_key", mode="before")(_as_list)
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if _SECRET_HEADER.search(name):
+                raise ValueError(
+                    f"header {name!r} looks like a credential: put secrets in the connection "
+                    "(auth_token / password) and choose an auth type, not in config.headers"
+                )
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if "://" in value:
+            raise ValueError("endpoint is a path relative to the connection's base URL, not a full URL")
+        return value if value.startswith("/") else "/" + value
+
+
+# ------------------------------------------------------------------------------------- connectors
+class ConnectorBase(StrictModel):
+    connector_id: str | None = Field(None, description="Assigned by the registry.")
+    source_name: Annotated[str, Field(pattern=SOURCE_NAME_PATTERN)] = Field(
+        ..., description="Unique slug; the DAG is atlas__<source_name>."
+    )
+    conn_id: str = Field(..., min_length=1, description="Airflow Connection with host and credentials.")
+    schedule_cron: str | None = Field(None, description="Cron string passed as the DAG's schedule; none: manual.")
+    enabled: bool = True
+    incremental: bool = False
+    timestamp_column: str | None = Field(None, description="Cursor: a timestamp or ever-growing integer.")
+    target_table: str | None = Field(None, description="Default raw.<source_name>__<stream>.")
+    description: str | None = None
+    retries: int = Field(3, ge=0, le=20)
+    queue: str | None = Field(None, description="Celery queue the sync tasks run on.")
+    pool: str | None = Field(None, description="Airflow pool capping concurrent syncs.")
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else validate_cron(value)
+
+    @field_validator("target_table")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value)
+
+    @field_validator("timestamp_column")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value, allow_schema=False)
+
+    @model_validator(mode="after")
+    def _incremental_needs_cursor(self) -> ConnectorBase:
+        if self.incremental and not self.timestamp_column:
+            raise ValueError("incremental sync needs 'timestamp_column' (the cursor column or field)")
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return f"{DAG_ID_PREFIX}{self.source_name}"
+
+    def to_row(self) -> dict[str, Any]:
+        """The registry row (secret-free by construction)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class _SqlConnector(ConnectorBase):
+    config: SqlSourceConfig
+
+    @model_validator(mode="after")
+    def _query_needs_target(self) -> _SqlConnector:
+        if self.config.query is not None and not self.target_table:
+            raise ValueError("a connector with a custom 'query' needs 'target_table'")
+        return self
+
+
+class PostgresConnector(_SqlConnector):
+    source_type: Literal["postgresql"]
+
+
+class MySqlConnector(_SqlConnector):
+    source_type: Literal["mysql"]
+
+
+class SqliteConnector(_SqlConnector):
+    source_type: Literal["sqlite"]
+
+
+class RestApiConnector(ConnectorBase):
+    source_type: Literal["rest_api"]
+    config: RestApiConfig
+
+
+ConnectorSpec = Annotated[
+    PostgresConnector | MySqlConnector | SqliteConnector | RestApiConnector,
+    Field(discriminator="source_type"),
+]
+SqlConnector = PostgresConnector | MySqlConnector | SqliteConnector
+SOURCE_TYPES: dict[str, type[ConnectorBase]] = {
+    "postgresql": PostgresConnector,
+    "mysql": MySqlConnector,
+    "sqlite": SqliteConnector,
+    "rest_api": RestApiConnector,
+}
+_SPEC_ADAPTER: TypeAdapter[ConnectorSpec] = TypeAdapter(ConnectorSpec)
+_UNION_TAGS = set(SOURCE_TYPES) | {"none", "offset", "page", "cursor", "next_url", "link_header"}
+
+
+def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """``(dotted.field.path, message)`` pairs of a pydantic error, without the unions' tag values."""
+    pairs = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"] if p not in _UNION_TAGS)
+        pairs.append((path, err["msg"].removeprefix("Value error, ")))
+    return pairs
+
+
+def parse_spec(data: dict[str, Any]) -> ConnectorSpec:
+    """Validate a stored connector row. Raises :class:`ConnectorConfigError` naming every bad field."""
+    name = str(data.get("source_name") or data.get("connector_id") or "<unnamed>")
+    if data.get("source_type") not in SOURCE_TYPES:
+        raise ConnectorConfigError(
+            name,
+            [("source_type", f"unknown source type {data.get('source_type')!r}; valid: {', '.join(SOURCE_TYPES)}")],
+        )
+    try:
+        return _SPEC_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise ConnectorConfigError(name, field_errors(exc)) from None
+
+
+def spec_json_schema(source_type: str) -> dict[str, Any]:
+    return SOURCE_TYPES[source_type].model_json_schema(by_alias=True)

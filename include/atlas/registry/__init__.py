@@ -1,0 +1,271 @@
+"""The connector registry: the ``connectors`` and ``sync_runs`` tables and the operations on them.
+
+Location: the Airflow connection ``atlas_metadata`` (PostgreSQL or MySQL) when it exists, else an
+embedded SQLite file under ``$ATLAS_HOME``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL, Engine
+
+from atlas import settings
+from atlas.exceptions import ConnectorConfigError, ConnectorNotFound, DuplicateConnector, RegistryUnavailable
+from atlas.models import ConnectorSpec, parse_spec
+from atlas.registry.tables import SCHEMA_BY_DIALECT, connectors, sync_runs
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_COLUMN_FIELDS = (
+    "connector_id",
+    "source_type",
+    "source_name",
+    "conn_id",
+    "config",
+    "schedule_cron",
+    "enabled",
+    "incremental",
+    "timestamp_column",
+    "target_table",
+)
+_TIMEOUT_ARGS = {
+    "postgresql": {"connect_timeout": settings.REGISTRY_CONNECT_TIMEOUT_SECONDS},
+    "mysql": {"connect_timeout": settings.REGISTRY_CONNECT_TIMEOUT_SECONDS},
+    "sqlite": {"timeout": settings.REGISTRY_CONNECT_TIMEOUT_SECONDS},
+}
+
+
+def registry_url() -> URL:
+    from atlas.connections import connection_exists, sqlalchemy_url
+
+    if connection_exists(settings.METADATA_CONN_ID):
+        return sqlalchemy_url(settings.METADATA_CONN_ID)
+    return URL.create("sqlite", database=str(settings.embedded_registry_path()))
+
+
+def make_engine(url: URL | str) -> Engine:
+    """An engine on the registry database, with a short connect timeout and the dialect's schema."""
+    url = sa.make_url(url)
+    engine = sa.create_engine(
+        url, connect_args=_TIMEOUT_ARGS.get(url.get_backend_name(), {}), pool_pre_ping=True
+    )
+    schema = SCHEMA_BY_DIALECT.get(engine.dialect.name)
+    return engine.execution_options(schema_translate_map={None: schema}) if schema else engine
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite and MySQL hand back naive datetimes; everything the registry writes is UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One connector row: its spec when valid, else the error that names the bad fields."""
+
+    row: dict[str, Any]
+    spec: ConnectorSpec | None
+    error: ConnectorConfigError | None
+
+    @property
+    def name(self) -> str:
+        return str(self.row.get("source_name") or self.row.get("connector_id"))
+
+
+def row_to_spec_data(row: dict[str, Any]) -> dict[str, Any]:
+    """A registry row as the dict a spec is validated from (inverse of :func:`spec_to_row`)."""
+    data = {k: row[k] for k in _COLUMN_FIELDS if row.get(k) is not None}
+    data.update(row.get("options") or {})
+    return data
+
+
+def spec_to_row(spec: ConnectorSpec) -> dict[str, Any]:
+    dumped = spec.to_row()
+    row = {k: dumped.pop(k, None) for k in _COLUMN_FIELDS}
+    row["options"] = {k: v for k, v in dumped.items() if v is not None}
+    return row
+
+
+class ConnectorRegistry:
+    """Operations on the registry tables. Construct with :meth:`default` or an engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def default(cls) -> ConnectorRegistry:
+        return cls(make_engine(registry_url()))
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise RegistryUnavailable(
+                f"the connector registry at {self.engine.url.render_as_string(hide_password=True)} "
+                f"is not reachable: {exc.orig}"
+            ) from exc
+
+    # ---------------------------------------------------------------------------------- schema
+    def upgrade(self) -> None:
+        """Create or migrate the registry tables to the newest revision (idempotent)."""
+        schema = SCHEMA_BY_DIALECT.get(self.engine.dialect.name)
+        with self._begin() as conn:
+            if schema:
+                conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+            cfg = Config()
+            cfg.set_main_option("script_location", str(_MIGRATIONS))
+            cfg.attributes.update(connection=conn, schema=schema)
+            command.upgrade(cfg, "head")
+
+    def revision(self) -> str | None:
+        schema = SCHEMA_BY_DIALECT.get(self.engine.dialect.name)
+        with self._begin() as conn:
+            ctx = MigrationContext.configure(
+                conn, opts={"version_table": "atlas_alembic_version", "version_table_schema": schema}
+            )
+            return ctx.get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    # ------------------------------------------------------------------------------- connectors
+    def raw_rows(self) -> list[dict[str, Any]]:
+        """Every connector row as stored, unvalidated, in source_name order."""
+        with self._begin() as conn:
+            result = conn.execute(sa.select(connectors).order_by(connectors.c.source_name))
+            return [dict(r._mapping) for r in result]
+
+    def entries(self) -> list[RegistryEntry]:
+        return [entry_from_row(row) for row in self.raw_rows()]
+
+    def _find(self, conn: sa.Connection, key: str) -> dict[str, Any]:
+        row = conn.execute(
+            sa.select(connectors).where(sa.or_(connectors.c.connector_id == key, connectors.c.source_name == key))
+        ).first()
+        if row is None:
+            raise ConnectorNotFound(f"no connector with id or source_name {key!r}")
+        return dict(row._mapping)
+
+    def get_row(self, key: str) -> dict[str, Any]:
+        with self._begin() as conn:
+            return self._find(conn, key)
+
+    def get(self, key: str) -> ConnectorSpec:
+        """The valid spec of connector ``key`` (its id or source_name)."""
+        return parse_spec(row_to_spec_data(self.get_row(key)))
+
+    def add(self, spec: ConnectorSpec) -> ConnectorSpec:
+        spec = spec.model_copy(update={"connector_id": spec.connector_id or str(uuid.uuid4())})
+        now = utcnow()
+        try:
+            with self._begin() as conn:
+                conn.execute(connectors.insert().values(**spec_to_row(spec), created_at=now, updated_at=now))
+        except sa.exc.IntegrityError:
+            raise DuplicateConnector(f"a connector named {spec.source_name!r} already exists") from None
+        return spec
+
+    def update(self, key: str, spec: ConnectorSpec) -> ConnectorSpec:
+        """Replace connector ``key``'s definition; its id stays."""
+        try:
+            with self._begin() as conn:
+                current = self._find(conn, key)
+                spec = spec.model_copy(update={"connector_id": current["connector_id"]})
+                conn.execute(
+                    connectors.update()
+                    .where(connectors.c.connector_id == current["connector_id"])
+                    .values(**spec_to_row(spec), updated_at=utcnow())
+                )
+        except sa.exc.IntegrityError:
+            raise DuplicateConnector(f"a connector named {spec.source_name!r} already exists") from None
+        return spec
+
+    def remove(self, key: str) -> dict[str, Any]:
+        """Delete connector ``key``; return the removed row. Its run history stays."""
+        with self._begin() as conn:
+            row = self._find(conn, key)
+            conn.execute(connectors.delete().where(connectors.c.connector_id == row["connector_id"]))
+            return row
+
+    # --------------------------------------------------------------------------------- sync runs
+    def start_run(self, spec: ConnectorSpec, stream: str, **fields: Any) -> int:
+        with self._begin() as conn:
+            result = conn.execute(
+                sync_runs.insert().values(
+                    connector_id=spec.connector_id or spec.source_name,
+                    source_name=spec.source_name,
+                    stream=stream,
+                    status="running",
+                    rows_read=0,
+                    rows_written=0,
+                    started_at=utcnow(),
+                    **fields,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str, **fields: Any) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                sync_runs.update()
+                .where(sync_runs.c.run_id == run_id)
+                .values(status=status, finished_at=utcnow(), **fields)
+            )
+
+    def history(self, key: str, *, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Runs of connector ``key``, newest first, and their total count."""
+        with self._begin() as conn:
+            connector_id = self._find(conn, key)["connector_id"]
+            where = sync_runs.c.connector_id == connector_id
+            total = conn.execute(sa.select(sa.func.count()).select_from(sync_runs).where(where)).scalar_one()
+            rows = conn.execute(
+                sa.select(sync_runs)
+                .where(where)
+                .order_by(sync_runs.c.started_at.desc(), sync_runs.c.run_id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_run_dict(r._mapping) for r in rows], int(total)
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The newest run of every connector, by connector_id."""
+        newest = (
+            sa.select(sync_runs.c.connector_id, sa.func.max(sync_runs.c.run_id).label("run_id"))
+            .group_by(sync_runs.c.connector_id)
+            .subquery()
+        )
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(sync_runs).join(newest, sync_runs.c.run_id == newest.c.run_id))
+            return {r.connector_id: _run_dict(r._mapping) for r in rows}
+
+
+def _run_dict(mapping: Any) -> dict[str, Any]:
+    run = dict(mapping)
+    for key in ("started_at", "finished_at"):
+        run[key] = _aware(run[key])
+    return run
+
+
+def entry_from_row(row: dict[str, Any]) -> RegistryEntry:
+    try:
+        return RegistryEntry(row, parse_spec(row_to_spec_data(row)), None)
+    except ConnectorConfigError as exc:
+        return RegistryEntry(row, None, exc)
