@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from atlas.exceptions import ConnectorConfigError
+from atlas.schema import Kind
 from atlas.settings import DAG_ID_PREFIX
 
 SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -144,6 +145,8 @@ class SqlSourceConfig(StrictModel):
 
 # ------------------------------------------------------------------------------------- REST sources
 class NoPagination(StrictModel):
+    """One request; the body (or its record path) holds every record."""
+
     type: Literal["none"] = "none"
 
 
@@ -155,12 +158,24 @@ class _PagedBase(StrictModel):
     has_more_path: str | None = Field(None, description="Path of a has-more flag; false stops.")
 
 
-class OffsetPagination(_PagedBase):
+class _CountedBase(_PagedBase):
+    stop_on_short_page: bool = Field(
+        True,
+        description="A page with fewer records than page_size is the last one. Turn off for APIs that cap "
+        "the page size below what was asked.",
+    )
+
+
+class OffsetPagination(_CountedBase):
+    """``offset``/``limit`` parameters; the offset advances by the records received."""
+
     type: Literal["offset"]
     offset_param: str = "offset"
 
 
-class PagePagination(_PagedBase):
+class PagePagination(_CountedBase):
+    """A page number parameter counting from ``first_page``."""
+
     type: Literal["page"]
     page_param: str = "page"
     first_page: int = 1
@@ -168,17 +183,23 @@ class PagePagination(_PagedBase):
 
 
 class CursorPagination(_PagedBase):
+    """An opaque next-page token read from the body and sent back as a parameter."""
+
     type: Literal["cursor"]
     cursor_path: str = Field("next_cursor", description="Path of the next cursor in the body.")
     cursor_param: str = "cursor"
 
 
 class NextUrlPagination(_PagedBase):
+    """The next page's URL read from the body (same host as the connection only)."""
+
     type: Literal["next_url"]
     next_url_path: str = Field("next", description="Path of the next page's URL in the body.")
 
 
 class LinkHeaderPagination(_PagedBase):
+    """RFC 8288 ``Link: <…>; rel="next"`` response header, as GitHub sends it."""
+
     type: Literal["link_header"]
     page_size_param: str = "per_page"
 
@@ -188,20 +209,49 @@ Pagination = Annotated[
     Field(discriminator="type"),
 ]
 
+AuthType = Literal["none", "bearer", "basic", "api_key", "oauth2", "token_endpoint"]
+_TOKEN_AUTH_TYPES = ("oauth2", "token_endpoint")
+
 
 class AuthConfig(StrictModel):
-    """How to authenticate; the secrets themselves are in the connection (password / extra)."""
+    """How to authenticate. The secrets themselves are in the connection, never here:
 
-    type: Literal["none", "bearer", "basic", "api_key", "oauth2"] = "none"
+    ``bearer`` and ``api_key``: the connection's password; ``basic``: login/password; ``oauth2``
+    (client credentials): login = client id, password = client secret; ``token_endpoint`` (a token
+    POSTed for JSON ``{"username", "password"}``, e.g. Airflow's ``/auth/token``): login/password.
+    """
+
+    type: AuthType = "none"
     api_key_name: str = Field("X-API-Key", description="api_key: header or query parameter name.")
     api_key_in: Literal["header", "query"] = "header"
-    token_url: str | None = Field(None, description="oauth2: client-credentials token endpoint.")
-    scope: str | None = None
+    token_url: str | None = Field(
+        None, description="oauth2 / token_endpoint: where tokens come from (a path on the base URL or a URL)."
+    )
+    scope: str | None = Field(None, description="oauth2: requested scope.")
+    client_auth: Literal["basic", "body"] = Field(
+        "basic", description="oauth2: send the client id/secret as HTTP basic auth or in the form body."
+    )
+    username_field: str = Field("username", description="token_endpoint: JSON field carrying the login.")
+    password_field: str = Field("password", description="token_endpoint: JSON field carrying the password.")
+    token_path: str = Field("access_token", description="Path of the token in the token response.")
+    expires_in_path: str = Field(
+        "expires_in", description="Path of the lifetime in seconds; absent: the JWT 'exp', else until a 401."
+    )
+    refresh_margin_seconds: float = Field(60, ge=0, description="Refresh a token this long before expiry.")
+
+    @model_validator(mode="after")
+    def _token_url_needed(self) -> AuthConfig:
+        if self.type in _TOKEN_AUTH_TYPES and not self.token_url:
+            raise ValueError(f"auth type {self.type!r} needs 'token_url'")
+        return self
 
 
 class RateLimit(StrictModel):
+    """Requests allowed for the whole run (pages, retries and token requests alike)."""
+
     requests_per_second: float | None = Field(None, gt=0)
     requests_per_minute: float | None = Field(None, gt=0)
+    burst: int = Field(1, ge=1, description="Requests that may go out back to back before the rate applies.")
 
 
 class RestApiConfig(StrictModel):
@@ -212,17 +262,28 @@ class RestApiConfig(StrictModel):
     method: Literal["GET", "POST"] = "GET"
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | None = Field(None, description="JSON body of a POST request.")
     record_path: str | None = Field(None, description="Dotted path of the record list; default the body.")
-    primary_key: list[str] | None = None
+    primary_key: list[str] | None = Field(None, description="Field(s) identifying a record; enables merge.")
+    column_types: dict[str, Kind] = Field(
+        default_factory=dict, description="Pin a field's column type instead of inferring it from the values."
+    )
     pagination: Pagination = Field(default_factory=NoPagination)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     timeout_seconds: float = Field(30, gt=0)
-    max_retries: int = Field(5, ge=0)
+    max_retries: int = Field(5, ge=0, description="Retries of 429, 5xx and connection errors per request.")
+    retry_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles per retry, jittered.")
+    retry_max_backoff_seconds: float = Field(60.0, ge=0, description="Cap of a backoff and of Retry-After.")
+    max_page_bytes: int = Field(50 * 1024 * 1024, ge=1, description="A larger response body fails the run.")
     cursor_param: str | None = Field(None, description="Request parameter carrying the watermark.")
-    cursor_format: str | None = Field(None, description="strftime format for the watermark parameter.")
+    cursor_format: str | None = Field(
+        None,
+        description="How the watermark is sent: a strftime format, 'unix' or 'unix_ms' (timestamps); "
+        "default ISO 8601 in UTC.",
+    )
     lookback_seconds: int = Field(0, ge=0)
+    batch_size: int = Field(10_000, ge=1, le=1_000_000, description="Rows per batch handed to the warehouse.")
 
     _as_lists = field_validator("primary_key", mode="before")(_as_list)
 
@@ -244,6 +305,18 @@ class RestApiConfig(StrictModel):
             raise ValueError("endpoint is a path relative to the connection's base URL, not a full URL")
         return value if value.startswith("/") else "/" + value
 
+    @field_validator("stream")
+    @classmethod
+    def _stream_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value, allow_schema=False)
+
+    @field_validator("primary_key", "column_types")
+    @classmethod
+    def _field_names(cls, value: Any) -> Any:
+        for item in value or []:
+            check_identifier(item, allow_schema=False)
+        return value
+
 
 # ------------------------------------------------------------------------------------- connectors
 class ConnectorBase(StrictModel):
@@ -259,6 +332,7 @@ class ConnectorBase(StrictModel):
     target_table: str | None = Field(None, description="Default raw.<source_name>__<stream>.")
     description: str | None = None
     retries: int = Field(3, ge=0, le=20)
+    retry_delay_seconds: int = Field(60, ge=1, description="First retry delay; doubles on each retry.")
     queue: str | None = Field(None, description="Celery queue the sync tasks run on.")
     pool: str | None = Field(None, description="Airflow pool capping concurrent syncs.")
 

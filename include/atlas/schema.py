@@ -43,7 +43,9 @@ WIDENINGS: dict[Kind, tuple[Kind, ...]] = {
 }
 
 #: Kinds that can be an incremental cursor: ever-growing integers and points in time.
-CURSOR_KINDS = frozenset({Kind.INT16, Kind.INT32, Kind.INT64, Kind.DECIMAL, Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMPTZ})
+CURSOR_KINDS = frozenset(
+    {Kind.INT16, Kind.INT32, Kind.INT64, Kind.DECIMAL, Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMPTZ}
+)
 
 
 @dataclass(frozen=True)

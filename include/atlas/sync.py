@@ -130,7 +130,11 @@ def sync_stream(
         with source.read(stream, request) as read:
             mode = choose_mode(spec, lower_bound, bool(read.schema.primary_key))
             log.info(
-                "%s/%s -> %s: %s load%s", spec.source_name, stream, target, mode,
+                "%s/%s -> %s: %s load%s",
+                spec.source_name,
+                stream,
+                target,
+                mode,
                 f" from {lower_bound}" if lower_bound else "",
             )
             batches = _with_progress(read.batches(), f"{spec.source_name}/{stream}", rows_read)
@@ -166,7 +170,11 @@ def sync_stream(
     )
     log.info(
         "%s/%s: %d rows read, %d written in %.1fs (%.0f rows/s)",
-        spec.source_name, stream, summary.rows_read, summary.rows_written, summary.seconds,
+        spec.source_name,
+        stream,
+        summary.rows_read,
+        summary.rows_written,
+        summary.seconds,
         summary.rows_read / summary.seconds if summary.seconds else 0,
     )
     return summary

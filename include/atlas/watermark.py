@@ -45,8 +45,10 @@ class Watermark:
         if isinstance(value, int):
             return cls(cursor, "integer", value)
         if isinstance(value, Decimal):
-            return cls(cursor, "integer", int(value)) if value == value.to_integral_value() else cls(
-                cursor, "decimal", value
+            return (
+                cls(cursor, "integer", int(value))
+                if value == value.to_integral_value()
+                else cls(cursor, "decimal", value)
             )
         if isinstance(value, str):
             return cls(cursor, "string", value)

@@ -57,9 +57,7 @@ def registry_url() -> URL:
 def make_engine(url: URL | str) -> Engine:
     """An engine on the registry database, with a short connect timeout and the dialect's schema."""
     url = sa.make_url(url)
-    engine = sa.create_engine(
-        url, connect_args=_TIMEOUT_ARGS.get(url.get_backend_name(), {}), pool_pre_ping=True
-    )
+    engine = sa.create_engine(url, connect_args=_TIMEOUT_ARGS.get(url.get_backend_name(), {}), pool_pre_ping=True)
     schema = SCHEMA_BY_DIALECT.get(engine.dialect.name)
     return engine.execution_options(schema_translate_map={None: schema}) if schema else engine
 

@@ -1,7 +1,6 @@
 """Alembic environment: always driven programmatically by :func:`atlas.registry.migrate.upgrade`."""
 
 from alembic import context
-
 from atlas.registry.tables import metadata
 
 connection = context.config.attributes["connection"]
