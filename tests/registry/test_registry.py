@@ -1,0 +1,89 @@
+"""The registry and its migrations on embedded SQLite and on the real local PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from atlas.exceptions import ConnectorNotFound, DuplicateConnector, RegistryUnavailable
+from atlas.models import parse_spec
+from atlas.registry import ConnectorRegistry, make_engine
+
+SPEC = parse_spec(
+    {
+        "source_type": "postgresql",
+        "source_name": "shop",
+        "conn_id": "shop_db",
+        "schedule_cron": "0 * * * *",
+        "incremental": True,
+        "timestamp_column": "updated_at",
+        "config": {"tables": ["users", "orders"], "lookback_seconds": 30},
+        "retries": 5,
+        "queue": "heavy",
+    }
+)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def registry(request, tmp_path) -> ConnectorRegistry:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+    else:
+        url = request.getfixturevalue("pg_database" if request.param == "postgres" else "mysql_database").sqlalchemy_url
+    registry = ConnectorRegistry(make_engine(url))
+    registry.upgrade()
+    return registry
+
+
+def test_migrations_reach_head_and_are_idempotent(registry):
+    assert registry.revision() == ConnectorRegistry.head_revision()
+    registry.upgrade()
+    assert registry.revision() == ConnectorRegistry.head_revision()
+    tables = set(sa.inspect(registry.engine).get_table_names(schema="pipeline" if _is_pg(registry) else None))
+    assert {"connectors", "sync_runs", "atlas_alembic_version"} <= tables
+
+
+def _is_pg(registry):
+    return registry.engine.dialect.name == "postgresql"
+
+
+def test_round_trip_by_id_and_name(registry):
+    added = registry.add(SPEC)
+    assert added.connector_id
+    assert registry.get("shop") == added
+    assert registry.get(added.connector_id) == added
+    assert registry.get("shop").queue == "heavy"
+    with pytest.raises(DuplicateConnector):
+        registry.add(SPEC)
+
+
+def test_update_keeps_id_and_remove(registry):
+    added = registry.add(SPEC)
+    changed = registry.update("shop", SPEC.model_copy(update={"schedule_cron": "*/5 * * * *"}))
+    assert changed.connector_id == added.connector_id
+    assert registry.get("shop").schedule_cron == "*/5 * * * *"
+    registry.remove(added.connector_id)
+    with pytest.raises(ConnectorNotFound):
+        registry.get("shop")
+
+
+def test_runs_history_newest_first_with_microseconds(registry):
+    spec = registry.add(SPEC)
+    first = registry.start_run(spec, "users", dag_id=spec.dag_id)
+    registry.finish_run(first, "success", rows_read=10, rows_written=10, watermark_after={"value": 1})
+    second = registry.start_run(spec, "orders")
+    registry.finish_run(second, "failed", error="boom")
+    runs, total = registry.history("shop")
+    assert total == 2
+    assert [r["status"] for r in runs] == ["failed", "success"]
+    assert runs[1]["watermark_after"] == {"value": 1}
+    assert runs[0]["started_at"].tzinfo is not None
+    assert registry.last_runs()[spec.connector_id]["status"] == "failed"
+    page, _ = registry.history("shop", limit=1, offset=1)
+    assert [r["status"] for r in page] == ["success"]
+
+
+def test_unreachable_registry_raises_clear_error():
+    registry = ConnectorRegistry(make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nothing"))
+    with pytest.raises(RegistryUnavailable, match="not reachable"):
+        registry.raw_rows()
