@@ -1,0 +1,47 @@
+"""A real Airflow (API server, scheduler, dag-processor) serving the connectors API, for the API tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support.airflow_server import AirflowServer, start_airflow
+from tests.support.api_client import ApiClient
+
+#: Users of the simple auth manager and their roles: what each may do is Airflow's decision.
+USERS = {"admin": "admin", "viewer": "viewer", "editor": "user", "operator": "op"}
+
+
+@pytest.fixture(scope="session")
+def airflow_server() -> Iterator[AirflowServer]:
+    server = start_airflow(users=USERS)
+    try:
+        server.run("atlas", "registry", "init")
+        yield server
+    finally:
+        server.stop()
+        if not os.environ.get("ATLAS_KEEP_AIRFLOW_HOME"):
+            server.remove()
+
+
+@pytest.fixture(scope="session")
+def tokens(airflow_server: AirflowServer) -> dict[str, str]:
+    return {user: airflow_server.token(user) for user in USERS}
+
+
+@pytest.fixture(scope="session")
+def client_for(airflow_server: AirflowServer, tokens: dict[str, str]) -> Callable[..., ApiClient]:
+    """``client_for("viewer")``: that user's token; ``client_for(None)``: anonymous;
+    ``client_for(token="…")`` or ``client_for(cookie="…")``: explicit credentials."""
+
+    def make(user: str | None = None, *, token: str | None = None, cookie: str | None = None) -> ApiClient:
+        return ApiClient(airflow_server, token or (tokens[user] if user else None), cookie)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def admin(client_for) -> ApiClient:
+    return client_for("admin")
