@@ -1,13 +1,35 @@
-"""Reading a warehouse back in tests (shared by the destination and sync tests)."""
+"""Warehouse fixtures and read-back helpers, shared by the destination and the sync tests.
+
+Test modules outside this folder import the fixtures by name (pytest collects imported fixtures).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
 
+import pytest
 from atlas.destinations.base import Destination, TargetTable
 from atlas.destinations.postgres import PostgresDestination
-from atlas.destinations.sqlite import quote
+from atlas.destinations.sqlite import SqliteDestination, quote
+
+
+@pytest.fixture
+def pg_destination(pg_database, airflow_connection) -> PostgresDestination:
+    airflow_connection("atlas_test_warehouse", pg_database.airflow_uri)
+    destination = PostgresDestination("atlas_test_warehouse")
+    destination.database = pg_database  # the tests read the warehouse back through it
+    return destination
+
+
+@pytest.fixture
+def sqlite_destination(tmp_path) -> SqliteDestination:
+    return SqliteDestination(tmp_path / "warehouse.db")
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def destination(request) -> Destination:
+    return request.getfixturevalue(f"{request.param}_destination")
 
 
 def query(destination: Destination, statement: str, params: tuple = ()) -> list[tuple[Any, ...]]:
