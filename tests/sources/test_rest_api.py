@@ -20,7 +20,10 @@ from atlas.watermark import Watermark
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from tests.destinations.destination_helpers import destination, pg_destination, rows_of, sqlite_destination
 from tests.http.fake_api import FakeApi, make_record
+
+__all__ = ["destination", "pg_destination", "sqlite_destination"]  # warehouse fixtures, collected by name
 
 RECORDS = [make_record(i) for i in range(25)]
 
@@ -310,3 +313,71 @@ def test_secrets_stay_out_of_errors_and_logs(httpserver: HTTPServer, airflow_con
     out, errs = capfd.readouterr()
     for text in (message, caplog.text, out, errs):
         assert key not in text
+
+
+# ------------------------------------------------------------------- end to end through sync_stream
+@pytest.fixture
+def registry(atlas_home):
+    from atlas.registry import ConnectorRegistry
+
+    registry = ConnectorRegistry.default()
+    registry.upgrade()
+    return registry
+
+
+def _at(minute: int) -> str:
+    return f"2026-01-01T00:{minute:02d}:00Z"
+
+
+def test_incremental_sync_with_boundary_ties(httpserver, conn_id, destination, registry, airflow_db):
+    """Run 1 ends on a tie (two records at T3); a third record with T3 arrives later, one record is
+    updated: run 2 re-reads from T3 inclusive and merges — nothing skipped, nothing duplicated."""
+    from atlas.sync import sync_stream
+    from atlas.watermark import WatermarkStore
+
+    records = [{"id": i, "name": f"v1-{i}", "updated_at": _at(m)} for i, m in [(1, 1), (2, 2), (3, 3), (4, 3)]]
+    api = FakeApi(httpserver, records, "offset").install()
+    name = f"things_{secrets.token_hex(3)}"
+    spec = registry.add(rest_spec(
+        conn_id,
+        {"pagination": {"type": "offset", "page_size": 2}, "record_path": "items", "primary_key": "id",
+         "cursor_param": "since"},
+        source_name=name, incremental=True, timestamp_column="updated_at",
+    ))
+    watermarks = WatermarkStore()
+
+    def sync():
+        return sync_stream(spec, "things", registry=registry, destination=destination, watermarks=watermarks)
+
+    first = sync()
+    assert (first.mode, first.rows_written) == ("replace", 4)
+    assert first.watermark_after["value"] == "2026-01-01T00:03:00.000000+00:00"
+    assert "since" not in api.seen[0].args
+
+    records.append({"id": 5, "name": "v1-5", "updated_at": _at(3)})  # a late tie at the boundary
+    records[1] = {"id": 2, "name": "v2-2", "updated_at": _at(4)}
+    records.append({"id": 6, "name": "v1-6", "updated_at": _at(5)})
+    api.seen.clear()
+    second = sync()
+    assert api.seen[0].args["since"] == "2026-01-01T00:03:00Z"
+    assert (second.mode, second.rows_read) == ("merge", 5)  # 3, 4 (re-read), 5 (late tie), 2 (updated), 6
+    target = destination.target(None, name, "things")
+    assert rows_of(destination, target, "id, name", "id") == [
+        (1, "v1-1"), (2, "v2-2"), (3, "v1-3"), (4, "v1-4"), (5, "v1-5"), (6, "v1-6"),
+    ]
+    assert watermarks.get(name, "things").value == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+
+    # A broken page fails the run: the table and the watermark stay as they were.
+    records.append({"id": 7, "name": "v1-7", "updated_at": _at(6)})
+    records.append({"id": 8, "updated_at": _at(7), "name": "x"})
+    httpserver.clear()
+    httpserver.expect_request("/api/things", query_string={"since": _at(5), "limit": "2", "offset": "2"}
+                              ).respond_with_data("<html>oops</html>", content_type="text/html")
+    api.install()
+    with pytest.raises(SourceError, match="got an HTML page"):
+        sync()
+    assert rows_of(destination, target, "id", "id") == [(i,) for i in range(1, 7)]
+    assert watermarks.get(name, "things").value == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    history, _ = registry.history(name)
+    assert [run["status"] for run in history] == ["failed", "success", "success"]
+    assert "got an HTML page" in history[0]["error"]
