@@ -32,6 +32,12 @@ PY
 fi
 
 atlas registry init
+# Demo connectors: added on the first start, left as they are (maybe edited) on later ones.
 for spec in /opt/atlas/docker/demo/*.json; do
-  atlas connectors add "$spec"
+  name=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["source_name"])' "$spec")
+  if atlas connectors show "$name" >/dev/null 2>&1; then
+    echo "connector $name exists"
+  else
+    atlas connectors add "$spec"
+  fi
 done

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +110,20 @@ def mysql_database() -> Iterator[Database]:
     db = _create_database("mysql")
     yield db
     _drop_database(db)
+
+
+@pytest.fixture
+def make_database() -> Iterator[Callable[[str], Database]]:
+    """Several throw-away databases in one test: ``make_database("postgres")``, ``make_database("mysql")``."""
+    made: list[Database] = []
+
+    def make(kind: str) -> Database:
+        made.append(_create_database(kind))
+        return made[-1]
+
+    yield make
+    for db in made:
+        _drop_database(db)
 
 
 @pytest.fixture(scope="session")

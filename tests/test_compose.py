@@ -90,8 +90,7 @@ def test_one_shot_services_are_awaited_for_success():
         waiting = [
             name
             for name, svc in SERVICES.items()
-            if svc.get("depends_on", {}).get(one_shot, {}).get("condition")
-            == "service_completed_successfully"
+            if svc.get("depends_on", {}).get(one_shot, {}).get("condition") == "service_completed_successfully"
         ]
         assert set(AIRFLOW_SERVICES) <= set(waiting), (
             f"not waiting for {one_shot}: {set(AIRFLOW_SERVICES) - set(waiting)}"
@@ -103,9 +102,7 @@ def test_dependencies_name_existing_services_and_healthy_ones_have_checks():
         for dep, cond in svc.get("depends_on", {}).items():
             assert dep in SERVICES, f"{name} depends on unknown service {dep}"
             if cond.get("condition") == "service_healthy":
-                assert "healthcheck" in SERVICES[dep], (
-                    f"{name} waits for {dep} to be healthy; it has no check"
-                )
+                assert "healthcheck" in SERVICES[dep], f"{name} waits for {dep} to be healthy; it has no check"
 
 
 @pytest.mark.parametrize("service", sorted(set(AIRFLOW_SERVICES) | ONE_SHOT))
@@ -132,12 +129,9 @@ def test_registry_and_warehouse_connections_match_atlas_settings(service):
         uri = urlsplit(env[f"AIRFLOW_CONN_{conn_id.upper()}"])
         assert (uri.scheme, uri.hostname) == ("postgres", "postgres"), conn_id
         database = uri.path.lstrip("/")
-        assert re.search(rf"CREATE DATABASE {database}\b", init_sql), (
-            f"{database} is not created by the init script"
-        )
+        assert re.search(rf"CREATE DATABASE {database}\b", init_sql), f"{database} is not created by the init script"
     registry, warehouse = (
-        urlsplit(env[f"AIRFLOW_CONN_{c.upper()}"]).path
-        for c in (settings.METADATA_CONN_ID, settings.WAREHOUSE_CONN_ID)
+        urlsplit(env[f"AIRFLOW_CONN_{c.upper()}"]).path for c in (settings.METADATA_CONN_ID, settings.WAREHOUSE_CONN_ID)
     )
     assert registry != warehouse != "/airflow", "registry, warehouse and Airflow's metadata share a database"
 
@@ -146,9 +140,7 @@ def test_the_init_script_of_postgres_is_mounted_into_initdb():
     mounts = _bind_mounts("postgres")
     assert mounts["./docker/postgres/init-databases.sh"].startswith("/docker-entrypoint-initdb.d/")
     env = _env("postgres")
-    for variable in re.findall(
-        r"\$(ATLAS_[A-Z_]+)", (REPO / "docker/postgres/init-databases.sh").read_text()
-    ):
+    for variable in re.findall(r"\$(ATLAS_[A-Z_]+)", (REPO / "docker/postgres/init-databases.sh").read_text()):
         assert variable in env, f"init-databases.sh reads {variable}; the postgres service does not set it"
 
 
@@ -191,14 +183,11 @@ def test_dockerfile_installs_the_lock_then_the_package_editable():
         assert (REPO / source).exists(), f"COPY {source}: not in the repository"
     runs = _runs()
     lock_target = next(t for t, s in copies.items() if s == "requirements.lock")
-    lock_install = next(
-        i for i, r in enumerate(runs) if re.search(rf"pip install .*-r {re.escape(lock_target)}\b", r)
-    )
+    lock_install = next(i for i, r in enumerate(runs) if re.search(rf"pip install .*-r {re.escape(lock_target)}\b", r))
     package_install = next(i for i, r in enumerate(runs) if re.search(rf"--no-deps -e {PACKAGE_ROOT}$", r))
     assert lock_install < package_install
     assert (
-        copies[f"{PACKAGE_ROOT}/include"] == "include"
-        and copies[f"{PACKAGE_ROOT}/pyproject.toml"] == "pyproject.toml"
+        copies[f"{PACKAGE_ROOT}/include"] == "include" and copies[f"{PACKAGE_ROOT}/pyproject.toml"] == "pyproject.toml"
     )
     # the official image installs pip packages as the airflow user; root is only for apt
     users = [rest for keyword, rest in _dockerfile_instructions() if keyword == "USER"]
@@ -214,9 +203,7 @@ def test_the_init_service_runs_the_init_script_the_image_holds():
 
 def test_worker_is_scalable():
     worker = SERVICES["airflow-worker"]
-    assert "container_name" not in worker and "ports" not in worker, (
-        "a fixed name or host port prevents --scale"
-    )
+    assert "container_name" not in worker and "ports" not in worker, "a fixed name or host port prevents --scale"
 
 
 def test_mysql_demo_seeds_the_database_its_connection_names():
@@ -240,3 +227,20 @@ def test_mysql_seed_loads_into_a_real_server(mysql_database):
     cur.execute("SELECT COUNT(*) FROM customers")
     assert cur.fetchone() == (1_000,)
     conn.close()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "docker" / "demo").glob("*.json")), ids=lambda p: p.name)
+def test_demo_connectors_are_valid_and_read_what_the_demo_holds(path):
+    """What airflow-init registers: a valid request, its connection defined, its tables seeded."""
+    import json
+
+    from atlas.intake import parse_request
+
+    intake = parse_request(json.loads(path.read_text()))
+    assert intake.connection is None, "demo connectors name a connection; no inline credentials"
+    assert f"AIRFLOW_CONN_{intake.spec.conn_id.upper()}" in _env("airflow-worker")
+    seed = (REPO / "docker" / "mysql" / "seed.sql").read_text()
+    config = intake.spec.config
+    for table in config.tables or [config.table]:
+        assert re.search(rf"CREATE TABLE {table} \(", seed), f"{path.name}: table {table} is not in seed.sql"
+    assert intake.spec.timestamp_column in seed
