@@ -48,6 +48,11 @@ CURSOR_KINDS = frozenset(
 )
 
 
+#: ``ColumnType.source_type`` of a column whose every value read was null (a JSON field seen only as
+#: null): its real type is unknown, so a destination keeps the type an existing column already has.
+NULL_ONLY_SOURCE_TYPE = "null"
+
+
 @dataclass(frozen=True)
 class ColumnType:
     kind: Kind

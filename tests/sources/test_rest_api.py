@@ -381,3 +381,30 @@ def test_incremental_sync_with_boundary_ties(httpserver, conn_id, destination, r
     history, _ = registry.history(name)
     assert [run["status"] for run in history] == ["failed", "success", "success"]
     assert "got an HTML page" in history[0]["error"]
+
+
+def test_new_fields_become_columns_in_later_runs(httpserver, conn_id, destination, registry, airflow_db):
+    from atlas.sync import sync_stream
+    from atlas.watermark import WatermarkStore
+
+    records = [{"id": 1, "name": "a", "closed_at": "2026-01-01T00:00:00Z", "updated_at": _at(1)}]
+    FakeApi(httpserver, records, "offset").install()
+    name = f"drift_{secrets.token_hex(3)}"
+    spec = registry.add(rest_spec(
+        conn_id, {"pagination": {"type": "offset"}, "record_path": "items", "primary_key": "id",
+                  "cursor_param": "since"},
+        source_name=name, incremental=True, timestamp_column="updated_at",
+    ))
+
+    def sync():
+        return sync_stream(spec, "things", registry=registry, destination=destination, watermarks=WatermarkStore())
+
+    sync()
+    # Run 2: a new nested field becomes a JSON column; the old row has NULL there.
+    records[:] = [{"id": 2, "name": "b", "closed_at": "2026-01-02T00:00:00Z", "labels": {"p": 1}, "updated_at": _at(2)}]
+    assert sync().rows_written == 1
+    target = destination.target(None, name, "things")
+    rows = rows_of(destination, target, "id, name, labels", "id")
+    assert [r[:2] for r in rows] == [(1, "a"), (2, "b")]
+    labels = rows[1][2]
+    assert rows[0][2] is None and (json.loads(labels) if isinstance(labels, str) else labels) == {"p": 1}

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from atlas.models import check_identifier
-from atlas.schema import Column, ColumnType, Kind, TableSchema
+from atlas.schema import NULL_ONLY_SOURCE_TYPE, Column, ColumnType, Kind, TableSchema
 
 _MISSING = object()
 _INT64 = range(-(2**63), 2**63)
@@ -22,8 +22,6 @@ _INT64 = range(-(2**63), 2**63)
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(?P<tz>Z|[+-]\d{2}:?\d{2})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STRINGY = frozenset({Kind.TEXT, Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMPTZ})
-#: ``ColumnType.source_type`` of a field that was null in every record read: its real type is unknown.
-NULL_ONLY = "null"
 
 
 class RecordError(ValueError):
@@ -133,7 +131,7 @@ class SchemaBuilder:
         for field, kind in self.kinds.items():
             if kind is None:
                 # Only nulls this run: TEXT is a placeholder, flagged so a destination keeps its own type.
-                columns.append(Column(field, ColumnType(Kind.TEXT, source_type=NULL_ONLY)))
+                columns.append(Column(field, ColumnType(Kind.TEXT, source_type=NULL_ONLY_SOURCE_TYPE)))
             else:
                 columns.append(Column(field, ColumnType(kind, source_type=f"json {kind.value}"),
                                       nullable=field not in primary_key))
