@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -95,6 +96,29 @@ MYSQL_COPY_SELECT = (
 )
 
 
+# sync.py's closing log line, e.g. "bench_pg/events: 1000 rows read, 1000 written in 0.4s (2315 rows/s)".
+_SYNC_DONE = re.compile(r": (\d+) rows read, (\d+) written in ([\d.]+)s")
+_SUMMARY_SECONDS = re.compile(r'^\s*"seconds": ([\d.]+),?$', re.MULTILINE)
+
+
+def engine_figures(log: str) -> dict[str, Any]:
+    """Rows and seconds of the sync itself (``sync_stream``), from an Atlas run's output.
+
+    The difference to the wall time is the process's start: interpreter, Airflow imports, connection
+    and registry look-ups (and for ``airflow dags test``, parsing the DAG file and running the DagRun).
+    """
+    done = _SYNC_DONE.findall(log)
+    if not done:
+        return {}
+    rows_read, rows_written, seconds = done[-1]
+    precise = _SUMMARY_SECONDS.findall(log)  # the CLI prints the summary with milliseconds
+    return {
+        "engine_seconds": float(precise[-1]) if precise else float(seconds),
+        "rows_read": int(rows_read),
+        "rows_written": int(rows_written),
+    }
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, servers: dataset.Servers, workdir: Path) -> None:
         self.args = args
@@ -147,6 +171,8 @@ class Bench:
             "all_seconds": [m.seconds for m in runs],
             "all_peak_rss_mb": [m.peak_rss_mb for m in runs],
         }
+        if tool.startswith("atlas"):
+            chosen.extra.update(engine_figures(Path(chosen.log).read_text(errors="replace")))
         if target is not None:
             mismatched = self.verify(source, *target)
             chosen.extra["exact"] = not mismatched
@@ -370,11 +396,16 @@ class Bench:
             x = r["extra"]
             pipe = self._find(x["scale"], x["source"], "pipe", "full")
             full = self._find(x["scale"], x["source"], x["tool"], "full")
+            engine = x.get("engine_seconds")
             if x["mode"] == "full":
-                ratio = f"{r['seconds'] / pipe['seconds']:.2f}x pipe" if pipe else ""
+                x["ratio"] = r["seconds"] / pipe["seconds"] if pipe else None
+                x["engine_ratio"] = engine / pipe["seconds"] if pipe and engine is not None else None
+                shown = [f"{v:.2f}x pipe" if v is not None else "" for v in (x["ratio"], x["engine_ratio"])]
             else:
-                ratio = f"{100 * r['seconds'] / full['seconds']:.1f} % of full" if full else ""
-            x["ratio"] = ratio
+                x["ratio"] = r["seconds"] / full["seconds"] if full else None
+                full_engine = full["extra"].get("engine_seconds") if full else None
+                x["engine_ratio"] = engine / full_engine if engine is not None and full_engine else None
+                shown = [f"{100 * v:.1f} % of full" if v is not None else "" for v in (x["ratio"], x["engine_ratio"])]
             rows.append(
                 [
                     SOURCES[x["source"]].label,
@@ -385,7 +416,9 @@ class Bench:
                     f"{r['seconds']:.2f}",
                     f"{r['rows_per_second']:,}",
                     f"{r['peak_rss_mb']:.0f}",
-                    ratio,
+                    shown[0],
+                    "" if engine is None else f"{engine:.2f}",
+                    shown[1],
                     {True: "yes", False: "NO " + ",".join(x.get("mismatched", []))}.get(x.get("exact"), "-"),
                 ]
             )
@@ -396,10 +429,12 @@ class Bench:
                 "tool",
                 "sync",
                 "rows moved",
-                "seconds",
+                "wall s",
                 "rows/s",
                 "peak RSS MB",
-                "ratio",
+                "wall ratio",
+                "sync s",
+                "sync-only ratio",
                 "exact",
             ],
             rows,
@@ -407,12 +442,13 @@ class Bench:
         self.evaluate_targets()
         payload = {
             "started_at": self.started_at,
-            "command": "bash bench/run.sh " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "command": "bash bench/run.sh " + shlex.join(self.args.cli),
             "machine": {**machine(), **self.versions()},
             "load_average_at_start": self.load_at_start,
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "options": vars(self.args),
+            "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(self.args).items()},
             "results": self.results,
+            "table": table,
             "targets": self.checks,
             "failed": failed,
         }
@@ -422,7 +458,8 @@ class Bench:
         print()
         for c in self.checks:
             print(f"{'PASS' if c['met'] else 'MISS'}  {c['target']}: {c['measured']}")
-        print(f"\nresults: {path.relative_to(REPO)}   logs: {self.workdir / 'logs'}")
+        print(f"\nload average at start {self.load_at_start}, at end {payload['load_average_at_end']}")
+        print(f"results: {path.relative_to(REPO)}   logs: {self.workdir / 'logs'}")
         return 1 if failed else 0
 
     def check(self, target: str, measured: str, met: bool) -> None:
@@ -438,17 +475,29 @@ class Bench:
             if pipe and full:
                 ratio = full["seconds"] / pipe["seconds"]
                 self.check(
-                    f"{source.label}->PostgreSQL full sync <= {source.full_ratio_target}x pipe",
+                    f"{source.label}->PostgreSQL full sync <= {source.full_ratio_target}x pipe (wall, process start "
+                    "included)",
                     f"{ratio:.2f}x ({full['seconds']:.2f} s vs {pipe['seconds']:.2f} s)",
                     ratio <= source.full_ratio_target,
                 )
+                if full["extra"].get("engine_seconds") is not None:
+                    engine = full["extra"]["engine_seconds"]
+                    self.check(
+                        f"{source.label}->PostgreSQL full sync <= {source.full_ratio_target}x pipe (sync only)",
+                        f"{engine / pipe['seconds']:.2f}x ({engine:.2f} s vs {pipe['seconds']:.2f} s)",
+                        engine / pipe["seconds"] <= source.full_ratio_target,
+                    )
             if full and inc:
-                share = inc["seconds"] / full["seconds"]
-                self.check(
-                    f"{source.label} incremental (1 % changed) <= {INCREMENTAL_SHARE_TARGET:.0%} of full",
-                    f"{share:.1%} ({inc['seconds']:.2f} s vs {full['seconds']:.2f} s)",
-                    share <= INCREMENTAL_SHARE_TARGET,
-                )
+                for label, key in (("wall, process start included", "seconds"), ("sync only", "engine_seconds")):
+                    a = inc["seconds"] if key == "seconds" else inc["extra"].get(key)
+                    b = full["seconds"] if key == "seconds" else full["extra"].get(key)
+                    if a is None or not b:
+                        continue
+                    self.check(
+                        f"{source.label} incremental (1 % changed) <= {INCREMENTAL_SHARE_TARGET:.0%} of full ({label})",
+                        f"{a / b:.1%} ({a:.2f} s vs {b:.2f} s)",
+                        a / b <= INCREMENTAL_SHARE_TARGET,
+                    )
             atlas_runs = [
                 r for r in self.results if r["extra"]["source"] == key and r["extra"]["tool"].startswith("atlas")
             ]
@@ -529,6 +578,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--skip-dag", action="store_true", help="no `airflow dags test` runs")
     parser.add_argument("--workdir", type=Path, required=True, help="logs and scratch files")
     args = parser.parse_args(argv)
+    args.cli = [a for i, a in enumerate(argv) if a != "--workdir" and (i == 0 or argv[i - 1] != "--workdir")]
     unknown = set(args.sources) - set(SOURCES)
     if unknown:
         parser.error(f"unknown sources {sorted(unknown)}; choose from {sorted(SOURCES)}")
