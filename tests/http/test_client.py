@@ -105,8 +105,10 @@ def test_rate_limit_holds_across_requests_and_retries(httpserver: HTTPServer, ma
         client.request("GET", client.endpoint_url("/x"))
     assert len(handler.arrivals) == 6
     gaps = [b - a for a, b in zip(handler.arrivals, handler.arrivals[1:], strict=False)]
-    # 10 requests/s with burst 1: every request, retries included, at least ~100 ms after the last.
-    assert min(gaps) >= 0.09, gaps
+    # 10 requests/s with burst 1: every request, retries included, ~100 ms after the last (arrival
+    # times seen by the server thread jitter by a few ms).
+    assert min(gaps) >= 0.07, gaps
+    assert handler.arrivals[-1] - handler.arrivals[0] >= 0.49
 
 
 def test_rate_limit_per_minute(httpserver: HTTPServer, make_client):
