@@ -6,12 +6,15 @@ Test modules outside this folder import the fixtures by name (pytest collects im
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
-from atlas.destinations.base import Destination, TargetTable
+from atlas.destinations.base import Destination, LoadMode, LoadResult, TargetTable
 from atlas.destinations.postgres import PostgresDestination
 from atlas.destinations.sqlite import SqliteDestination, quote
+from atlas.schema import TableSchema
+from atlas.sources.base import Batch
 
 
 @pytest.fixture
@@ -50,3 +53,40 @@ def table_sql(destination: Destination, target: TargetTable) -> str:
 
 def rows_of(destination: Destination, target: TargetTable, columns: str = "*", order: str = "1") -> list[tuple]:
     return query(destination, f"SELECT {columns} FROM {table_sql(destination, target)} ORDER BY {order}")
+
+
+class ObservedDestination:
+    """A real destination that calls back during a load: once the first batch reached it, once it committed.
+
+    Lets a test act at a precise point of a real load (a concurrent writer, a kill) without replacing
+    any of it.
+    """
+
+    def __init__(
+        self,
+        inner: Destination,
+        *,
+        on_first_batch: Callable[[], None] | None = None,
+        on_committed: Callable[[], None] | None = None,
+    ):
+        self.inner = inner
+        self.accepts_copy_text = inner.accepts_copy_text
+        self.on_first_batch, self.on_committed = on_first_batch, on_committed
+
+    def target(self, target_table: str | None, source_name: str, stream: str) -> TargetTable:
+        return self.inner.target(target_table, source_name, stream)
+
+    def asset_uri(self, target: TargetTable) -> str:
+        return self.inner.asset_uri(target)
+
+    def load(self, target: TargetTable, schema: TableSchema, batches: Iterable[Batch], mode: LoadMode) -> LoadResult:
+        def observed() -> Iterator[Batch]:
+            for i, batch in enumerate(batches):
+                yield batch
+                if i == 0 and self.on_first_batch:
+                    self.on_first_batch()
+
+        result = self.inner.load(target, schema, observed(), mode)
+        if self.on_committed:
+            self.on_committed()
+        return result
