@@ -139,7 +139,7 @@ class AirflowServer:
         while time.monotonic() - start < timeout:
             self._raise_if_exited()
             resp = requests.get(
-                f"{self.base_url}/api/v2/dags/{dag_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+                f"{self.base_url}/api/v2/dags/{dag_id}", headers={"Authorization": f"Bearer {token}"}, timeout=60
             )
             if resp.status_code == 200:
                 return time.monotonic() - start
@@ -155,7 +155,7 @@ class AirflowServer:
             resp = requests.get(
                 f"{self.base_url}/api/v2/dags/{dag_id}/dagRuns/{run_id}",
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
+                timeout=60,
             )
             resp.raise_for_status()
             run = resp.json()
@@ -177,6 +177,60 @@ class AirflowServer:
                 text = path.read_text(errors="replace").splitlines()[-lines:]
                 parts.append(f"--- {name} ---\n" + "\n".join(text))
         return "\n".join(parts)
+
+    # ------------------------------------------------------------------------ starting, killing
+    def start(
+        self,
+        name: str,
+        component: str | None = None,
+        *,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen:
+        """Start ``component`` (default: ``name``) as the process ``name``, logging to ``logs/<name>.log``.
+
+        Also after start-up: a second Celery worker, or a replacement for a killed one. ``args`` are
+        appended to the component's command (``--queues …``), ``env`` overrides this process's settings.
+        """
+        if name in self.processes:
+            raise ValueError(f"a process named {name!r} is already running")
+        component = component or name
+        parallelism = self.env["AIRFLOW__CORE__PARALLELISM"]
+        command = [a.format(port=self.port, parallelism=parallelism) for a in COMPONENT_COMMANDS[component]]
+        process_env = dict(self.env)
+        if component == "celery-worker":
+            # Each worker serves its task logs on a port of its own (Airflow's default 8793 would clash).
+            process_env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+        process_env.update(env or {})
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [str(VENV_BIN / "airflow"), *command, *args],
+                env=process_env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self.processes[name]
+
+    def kill(self, name: str) -> list[int]:
+        """SIGKILL the process ``name`` and everything it forked at once, as when its machine dies.
+
+        Returns the PIDs killed; the process leaves the running set (``stop()`` no longer sees it).
+        """
+        proc = self.processes.pop(name)
+        try:
+            parent = psutil.Process(proc.pid)
+            tree = [parent, *parent.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        for member in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.kill()
+        psutil.wait_procs(tree, timeout=10)
+        proc.wait(timeout=10)
+        return [member.pid for member in tree]
 
     # ------------------------------------------------------------------------------ stopping
     def _raise_if_exited(self) -> None:
@@ -298,17 +352,7 @@ def start_airflow(
     server.cli("db", "migrate", timeout=300)
     try:
         for name in components:
-            args = [a.format(port=port, parallelism=parallelism) for a in COMPONENT_COMMANDS[name]]
-            with open(home / "logs" / f"{name}.log", "ab") as log:
-                server.processes[name] = subprocess.Popen(
-                    [str(VENV_BIN / "airflow"), *args],
-                    env=env,
-                    cwd=home,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+            server.start(name)
         if "api-server" in components:
             server.wait_healthy(startup_timeout)
     except BaseException:
