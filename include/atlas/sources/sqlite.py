@@ -6,9 +6,9 @@ in ``source_timezone``); ``DATE*`` date; ``TIME*`` time; ``*INT*`` int64; ``*CHA
 text; ``*BLOB*`` binary; ``REAL``/``FLOAT*``/``DOUBLE*`` float64; ``DECIMAL(p,s)``/``NUMERIC(p,s)`` decimal;
 ``*JSON*`` json; ``*UUID*`` uuid; no or another declared type: text, values as stored.
 
-Timestamp cursors are compared as ``strftime('%Y-%m-%d %H:%M:%f', …)`` on both sides, so ``'T'`` or
-``' '`` separators and any number of fraction digits compare correctly; the comparison is at
-millisecond precision, which only widens the inclusive lower bound (re-read rows are merged by key).
+Timestamp cursors are stored as naive ISO text ('2026-03-01 12:00:00.123456', 'T' or ' ' as separator,
+any number of fraction digits) and compared as text with the separator normalised; the bound is written
+without trailing fraction zeros, which makes text order agree with time order, microseconds included.
 """
 
 from __future__ import annotations
@@ -142,14 +142,16 @@ class SqliteSource(SqlSource):
 
     def _cursor_expression(self, expression: str, column: SourceColumn) -> str:
         if column.kind == Kind.TIMESTAMP:
-            return f"strftime('%Y-%m-%d %H:%M:%f', {expression})"
+            return f"replace({expression}, 'T', ' ')"
         if column.kind == Kind.DATE:
             return f"date({expression})"
         return expression
 
     def _adapt_param(self, value: Any, column: SourceColumn) -> Any:
         if isinstance(value, datetime):
-            return value.isoformat(sep=" ")
+            # '12:00:01.5' must not sort after a stored '12:00:01.5' nor before '12:00:01.50'.
+            text = value.isoformat(sep=" ")
+            return text.rstrip("0") if value.microsecond else text
         return value.isoformat() if isinstance(value, date) else value
 
     def _driver_errors(self) -> tuple[type[Exception], ...]:
