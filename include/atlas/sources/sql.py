@@ -390,7 +390,7 @@ class SqlSource(ABC):
             return value
         raise self.error(
             "timestamp_column",
-            f"the stored watermark ({watermark}) is a {watermark.type} but column {column.name!r} is "
+            f"the stored watermark ({watermark}) is of type {watermark.type} but column {column.name!r} is "
             f"{column.kind}; the cursor column changed type: run a full refresh",
         )
 
