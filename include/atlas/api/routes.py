@@ -211,6 +211,8 @@ def update_connector(
     access: EditConnector, body: ConnectorBody, registry: RegistryDep, session: SessionDep
 ) -> ConnectorDetail:
     existing = _valid_spec(access.entry)
+    # A partial body need not repeat the type, but intake needs it to tell credentials from settings.
+    body = {"source_type": existing.source_type, **body}
     intake = parse_request(body, existing=existing)
     if intake.spec.source_name != existing.source_name:
         authorize_dag(access.user, "edit", intake.spec.dag_id)
