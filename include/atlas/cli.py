@@ -199,9 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _logs_to_stderr() -> None:
+    """Airflow logs to stdout; a command's stdout is its result (JSON for scripts), so move logs aside."""
+    import logging
+
+    import airflow  # noqa: F401  (configures logging on import)
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     use_server_secrets_backends()
+    _logs_to_stderr()
     try:
         return args.func(args)
     except (ConnectorConfigError, ConnectorNotFound, DuplicateConnector) as exc:
