@@ -11,12 +11,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+
 from atlas.models import parse_spec
 from atlas.sources import build_source
 from atlas.sources.base import ReadRequest
 from atlas.sources.sql import SqlSource
 from atlas.watermark import Watermark
-
 from tests.conftest import Database
 
 CONN_ID = "atlas_src"

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from psycopg.types.json import Json, Jsonb
+
 from atlas.models import PostgresConnector, SqlSourceConfig
 from atlas.schema import Kind
 from atlas.sources.base import CopyChunk
 from atlas.sources.postgres import PostgresSource
 from atlas.watermark import Watermark
-from psycopg.types.json import Json, Jsonb
-
 from tests.sources.conftest import Backend, read_all, rows
 
 TEXT = "tab\there\nnew line\r\\back\\\\slash \"quoted\" 'single' 😀 ünïcødé \\N"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from atlas.exceptions import SourceError
 from atlas.schema import Kind
 from atlas.sources.base import ReadRequest
 from atlas.watermark import Watermark
-
 from tests.sources.conftest import Backend, read_all, rows
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456)
