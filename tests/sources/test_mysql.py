@@ -225,3 +225,9 @@ def test_test_connection_says_what_to_fix(mysql: Backend, mysql_user, airflow_co
     airflow_connection("bad_db", f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/atlas_no_such_database")
     ok, message = mysql.source(conn_id="bad_db").test_connection()
     assert not ok and "atlas_no_such_database" in message and "database name" in message, message
+
+    airflow_connection("select_only", f"mysql://{user}:{password}@{MYSQL_HOST}:{MYSQL_PORT}/{db}")
+    ok, message = mysql.source(
+        {"query": "SELECT id FROM events"}, conn_id="select_only", target_table="q"
+    ).test_connection()
+    assert not ok and "config.query" in message and "CREATE TEMPORARY TABLES" in message, message

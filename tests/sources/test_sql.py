@@ -3,7 +3,7 @@ bounds (ties, NULLs, time zones), batches, the snapshot, and bad input naming co
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -81,6 +81,18 @@ def test_integer_cursor(backend: Backend) -> None:
 
     batches, upper, _ = read_all(source, "events", cursor="id", lower_bound=Watermark.of("id", 8))
     assert batches == [] and upper is None
+
+
+def test_date_cursor_bounds_by_calendar_date(backend: Backend) -> None:
+    backend.execute(
+        "CREATE TABLE days (id INTEGER PRIMARY KEY, day DATE)",
+        (f"INSERT INTO days VALUES ({backend.placeholder}, {backend.placeholder})",
+         [(1, date(2026, 2, 28)), (2, date(2026, 3, 1)), (3, date(2026, 3, 2))]),
+    )  # fmt: skip
+    source = backend.source({"table": "days", "source_timezone": "America/New_York"})
+    batches, upper, _ = read_all(source, "days", cursor="day", lower_bound=Watermark.of("day", date(2026, 3, 1)))
+    assert ids(batches) == [2, 3]
+    assert upper == Watermark("day", "date", date(2026, 3, 2))
 
 
 def test_batches_are_bounded_by_batch_size(backend: Backend) -> None:

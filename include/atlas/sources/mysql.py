@@ -92,6 +92,7 @@ WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_TYPE IN ('BASE TABLE', '
 ORDER BY TABLE_NAME
 """
 _PROBE = "atlas_query_probe"
+_DENIED = (1044, 1142, 1227)  # access denied to database / table command / privilege
 _HINTS = {
     1044: "the login may not use this database: grant it SELECT, or fix the connection's schema",
     1045: "check the login and password of the Airflow connection",
@@ -211,10 +212,19 @@ class MySqlSource(SqlSource):
         cur = conn.cursor()
         try:
             cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {self._quote(_PROBE)}")
-            cur.execute(
-                f"CREATE TEMPORARY TABLE {self._quote(_PROBE)} AS "
-                f"SELECT * FROM ({query.strip().rstrip(';')}) AS q LIMIT 0"
-            )
+            try:
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE {self._quote(_PROBE)} AS "
+                    f"SELECT * FROM ({query.strip().rstrip(';')}) AS q LIMIT 0"
+                )
+            except self._driver_errors() as exc:
+                if self._code(exc) in _DENIED:
+                    raise self.error(
+                        "config.query",
+                        "describing a custom query reads its result types from an empty TEMPORARY table: "
+                        "GRANT CREATE TEMPORARY TABLES on the database to the connection's login",
+                    ) from exc
+                raise
             cur.execute(f"SHOW COLUMNS FROM {self._quote(_PROBE)}")
             described = cur.fetchall()
             cur.execute(f"DROP TEMPORARY TABLE {self._quote(_PROBE)}")
@@ -258,10 +268,16 @@ class MySqlSource(SqlSource):
             pass
         return tuple(errors)
 
-    def _explain(self, exc: Exception) -> str:
+    @staticmethod
+    def _code(exc: Exception) -> int | None:
+        """The server's error number, from either driver."""
         code = getattr(exc, "errno", None)
         if code is None and exc.args and isinstance(exc.args[0], int):
             code = exc.args[0]
+        return code
+
+    def _explain(self, exc: Exception) -> str:
+        code = self._code(exc)
         message = getattr(exc, "msg", None) or (exc.args[1] if len(exc.args) > 1 else str(exc))
         hint = _HINTS.get(code)
         return f"{message} ({code}): {hint}" if hint else f"{message}" + (f" ({code})" if code else "")

@@ -23,25 +23,23 @@ Cursor semantics, on purpose:
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from atlas.exceptions import SourceError
 from atlas.models import SqlConnector
-from atlas.schema import CURSOR_KINDS, Column, ColumnType, Kind, TableSchema
+from atlas.schema import CURSOR_KINDS, Column, Kind, TableSchema
 from atlas.sources.base import Batch, CopyChunk, ReadRequest
 from atlas.watermark import Watermark
 
-log = logging.getLogger(__name__)
-
 #: Alias of a custom query wrapped as a sub-select.
 QUERY_ALIAS = "atlas_query"
+_TIME_KINDS = (Kind.TIMESTAMP, Kind.TIMESTAMPTZ, Kind.DATE)
 
 
 @dataclass(frozen=True)
@@ -378,16 +376,22 @@ class SqlSource(ABC):
 
     # ------------------------------------------------------------------------ watermark <-> source
     def to_source_value(self, watermark: Watermark, column: SourceColumn) -> Any:
-        """The watermark as a value comparable with ``column`` (naive times in ``source_timezone``)."""
+        """The watermark as a value comparable with ``column`` (naive times in ``source_timezone``).
+
+        A date watermark is a calendar date: it bounds a DATE column as is, and a timestamp column from
+        midnight UTC of that date.
+        """
         kind, value = column.kind, watermark.value
-        if kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ, Kind.DATE) and watermark.type in ("timestamp", "date"):
-            instant = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day, tzinfo=UTC)
-            local = instant.astimezone(self.zone)
+        if kind not in _TIME_KINDS and watermark.type in ("integer", "decimal"):
+            return value
+        if kind == Kind.DATE and watermark.type == "date":
+            return self._adapt_param(value, column)
+        if kind in _TIME_KINDS and watermark.type in ("timestamp", "date"):
+            instant = value if watermark.type == "timestamp" else datetime.combine(value, time(), tzinfo=UTC)
             if kind == Kind.TIMESTAMPTZ:
                 return self._adapt_param(instant, column)
+            local = instant.astimezone(self.zone)
             return self._adapt_param(local.date() if kind == Kind.DATE else local.replace(tzinfo=None), column)
-        if kind not in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ, Kind.DATE) and watermark.type in ("integer", "decimal"):
-            return value
         raise self.error(
             "timestamp_column",
             f"the stored watermark ({watermark}) is of type {watermark.type} but column {column.name!r} is "
@@ -484,14 +488,6 @@ def _converted(batches: Iterable[list[tuple]], fixes: tuple[tuple[int, Callable[
         yield out
 
 
-def decimal_type(precision: int | None, scale: int | None, source_type: str) -> ColumnType:
-    return ColumnType(Kind.DECIMAL, precision, scale, source_type=source_type)
-
-
 def as_utc(value: datetime) -> datetime:
     """A naive UTC datetime made aware (MySQL TIMESTAMP read with the session in UTC)."""
     return value.replace(tzinfo=UTC)
-
-
-def as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
