@@ -426,7 +426,7 @@ destination = ObservedDestination(warehouse, on_committed=lambda: reached("commi
 sync_stream(parse_spec(spec), stream, destination=destination, watermarks=AnnouncingWatermarks())
 reached("done")
 """
-ROWS = 120_000
+ROWS = 40_000
 
 
 def _start_sync(c: Connector, tmp_path, wait_at: str | None = None) -> tuple[subprocess.Popen, Path]:

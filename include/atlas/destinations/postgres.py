@@ -275,21 +275,32 @@ class _Load:
             for name in (*self.schema.column_names, SYNCED_AT_COLUMN)
             if name not in self.schema.primary_key
         ]
-        # A freshly COPY-filled table lists its rows in insertion order, so ctid DESC keeps the last.
-        cur = self.execute(
-            sql.SQL(
-                "INSERT INTO {target} ({columns}, {synced}) SELECT DISTINCT ON ({key}) {columns}, now()"
-                " FROM {stage} ORDER BY {key}, ctid DESC ON CONFLICT ({key}) DO UPDATE SET {updates}"
-            ).format(
-                target=self.table,
-                columns=self.columns,
-                synced=sql.Identifier(SYNCED_AT_COLUMN),
-                key=self.key,
-                stage=sql.Identifier(stage.name),
-                updates=sql.SQL(", ").join(updates),
-            )
+        upsert = sql.SQL(
+            "INSERT INTO {target} ({columns}, {synced}) SELECT {distinct}{columns}, now() FROM {stage}{order}"
+            " ON CONFLICT ({key}) DO UPDATE SET {updates}"
         )
-        return cur.rowcount
+        parts = dict(
+            target=self.table,
+            columns=self.columns,
+            synced=sql.Identifier(SYNCED_AT_COLUMN),
+            key=self.key,
+            stage=sql.Identifier(stage.name),
+            updates=sql.SQL(", ").join(updates),
+        )
+        # A table read in one snapshot cannot repeat a key, so first try without sorting the staging
+        # rows; PostgreSQL refuses an upsert touching a row twice, and only then is the staging deduped.
+        try:
+            with self.conn.transaction():
+                return self.execute(upsert.format(distinct=sql.SQL(""), order=sql.SQL(""), **parts)).rowcount
+        except psycopg.errors.CardinalityViolation:
+            pass
+        # A freshly COPY-filled table lists its rows in insertion order, so ctid DESC keeps the last one read.
+        deduped = upsert.format(
+            distinct=sql.SQL("DISTINCT ON ({}) ").format(self.key),
+            order=sql.SQL(" ORDER BY {}, ctid DESC").format(self.key),
+            **parts,
+        )
+        return self.execute(deduped).rowcount
 
     def replace(self, batches: Iterable[Batch]) -> int:
         new = TargetTable(self.target.schema, f"_atlas_new_{uuid.uuid4().hex[:12]}")
