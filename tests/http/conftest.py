@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import pytest
 import requests
+from pytest_httpserver import HTTPServer
+
 from atlas.http.auth import Credentials, build_auth
 from atlas.http.client import HttpClient
 from atlas.http.ratelimit import RateLimiter, RetryPolicy
 from atlas.http.redact import Redactor
 from atlas.models import AuthConfig, RateLimit
-from pytest_httpserver import HTTPServer
 
 
 @pytest.fixture

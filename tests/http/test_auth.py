@@ -8,11 +8,12 @@ import time
 import typing
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from atlas.exceptions import SourceError
 from atlas.http.auth import AUTH_TYPES, Credentials, build_auth
 from atlas.models import AuthConfig, AuthType
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 
 def _ok(request: Request) -> Response:

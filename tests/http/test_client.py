@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from atlas.exceptions import SourceError
-from atlas.models import RateLimit
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+
+from atlas.exceptions import SourceError
+from atlas.models import RateLimit
 
 
 class Sequence:
@@ -108,7 +109,7 @@ def test_rate_limit_holds_across_requests_and_retries(httpserver: HTTPServer, ma
     # 10 requests/s with burst 1: every request, retries included, ~100 ms after the last (arrival
     # times seen by the server thread jitter by a few ms).
     assert min(gaps) >= 0.07, gaps
-    assert handler.arrivals[-1] - handler.arrivals[0] >= 0.49
+    assert handler.arrivals[-1] - handler.arrivals[0] >= 0.45  # 5 intervals of 0.1 s, less jitter
 
 
 def test_rate_limit_per_minute(httpserver: HTTPServer, make_client):
@@ -117,8 +118,8 @@ def test_rate_limit_per_minute(httpserver: HTTPServer, make_client):
     client = make_client(rate_limit=RateLimit(requests_per_minute=600, burst=2))
     for _ in range(5):
         client.request("GET", client.endpoint_url("/x"))
-    # burst 2, then 10/s: the 5th request comes at least 3 intervals (0.3 s) after the first.
-    assert handler.arrivals[4] - handler.arrivals[0] >= 0.29
+    # burst 2, then 10/s: the 5th request comes 3 intervals (0.3 s) after the first (less arrival jitter).
+    assert handler.arrivals[4] - handler.arrivals[0] >= 0.25
 
 
 def test_redirect_on_the_same_host_is_followed(httpserver: HTTPServer, make_client):

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from atlas.http.records import RecordError, RowConverter, SchemaBuilder, join_kinds, kind_of, lookup, select_records
 from atlas.schema import NULL_ONLY_SOURCE_TYPE, Kind
 
@@ -66,7 +67,7 @@ def test_schema_builder_and_rows():
                      "gone": Kind.TEXT, "mixed": Kind.JSON, "big": Kind.DECIMAL, "day": Kind.DATE}
     assert schema.column("gone").type.source_type == NULL_ONLY_SOURCE_TYPE
     assert schema.primary_key == ("id",) and not schema.column("id").nullable
-    convert = RowConverter(schema)
+    convert = RowConverter(schema, builder.pinned)
     assert convert.row(records[0]) == (1, "7", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), 1.0, None, "a", None, None)
     assert convert.row(records[1])[6:] == (Decimal(2**70), date(2026, 2, 3))
 
@@ -75,7 +76,7 @@ def test_values_that_do_not_fit_are_named():
     builder = SchemaBuilder({"n": Kind.INT64})
     builder.add([{"n": "seven"}])
     with pytest.raises(RecordError, match=r"field 'n': value 'seven' does not fit its column type"):
-        RowConverter(builder.schema("s")).row({"n": "seven"})
+        RowConverter(builder.schema("s"), builder.pinned).row({"n": "seven"})
 
 
 def test_unsafe_field_names_are_refused():

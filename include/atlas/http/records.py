@@ -7,7 +7,6 @@ read (see :class:`SchemaBuilder`), unless the connector pins them in ``column_ty
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,9 +17,6 @@ from atlas.schema import NULL_ONLY_SOURCE_TYPE, Column, ColumnType, Kind, TableS
 
 _MISSING = object()
 _INT64 = range(-(2**63), 2**63)
-# Strict ISO 8601: APIs send timestamps like this; anything looser stays text.
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(?P<tz>Z|[+-]\d{2}:?\d{2})?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STRINGY = frozenset({Kind.TEXT, Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMPTZ})
 
 
@@ -65,7 +61,24 @@ def _json_type(value: Any) -> str:
 
 def parse_timestamp(text: str) -> datetime:
     """An ISO 8601 timestamp (``Z`` accepted) as a datetime; aware when the text has an offset."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    return datetime.fromisoformat(text)
+
+
+def _string_kind(value: str) -> Kind:
+    # ``fromisoformat`` alone also takes compact forms ("20260101"); the shape check first keeps
+    # plain text such as numeric codes out, and is far cheaper than a regular expression.
+    size = len(value)
+    if size < 10 or value[4] != "-" or value[7] != "-":
+        return Kind.TEXT
+    try:
+        if size == 10:
+            date.fromisoformat(value)
+            return Kind.DATE
+        if size >= 16 and value[10] in "T ":
+            return Kind.TIMESTAMPTZ if datetime.fromisoformat(value).tzinfo else Kind.TIMESTAMP
+    except ValueError:
+        pass
+    return Kind.TEXT
 
 
 def kind_of(value: Any) -> Kind | None:
@@ -79,11 +92,14 @@ def kind_of(value: Any) -> Kind | None:
     if isinstance(value, float):
         return Kind.FLOAT64
     if isinstance(value, str):
-        match = _DATETIME.match(value)
-        if match:
-            return Kind.TIMESTAMPTZ if match["tz"] else Kind.TIMESTAMP
-        return Kind.DATE if _DATE.match(value) else Kind.TEXT
+        return _string_kind(value)
     return Kind.JSON
+
+
+#: A value of this Python type never changes a field of this kind (TEXT is the widest string kind).
+_STABLE: dict[type, Kind] = {
+    str: Kind.TEXT, bool: Kind.BOOLEAN, float: Kind.FLOAT64, dict: Kind.JSON, list: Kind.JSON
+}
 
 
 def join_kinds(a: Kind | None, b: Kind | None) -> Kind | None:
@@ -110,21 +126,33 @@ class SchemaBuilder:
         self.kinds: dict[str, Kind | None] = {}
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
-        kinds = self.kinds
+        # The hot loop of a run (every value of every record): a value whose Python type alone shows
+        # it cannot change the field's kind is skipped before any inference.
+        kinds, pinned, stable = self.kinds, self.pinned, _STABLE
         for record in records:
             for name, value in record.items():
-                if name in self.pinned:
-                    kinds.setdefault(name, self.pinned[name])
-                    continue
                 seen = kinds.get(name, _MISSING)
                 if seen is _MISSING:
-                    try:
-                        check_identifier(name, allow_schema=False)
-                    except ValueError as exc:
-                        raise RecordError(f"field {name!r} cannot be a column: {exc}") from None
-                    kinds[name] = kind_of(value)
-                elif value is not None:
-                    kinds[name] = join_kinds(seen, kind_of(value))
+                    self._first(name, value)
+                    continue
+                if value is None or seen is Kind.JSON:
+                    continue
+                value_type = type(value)
+                if stable.get(value_type) is seen or (value_type is int and seen is Kind.INT64 and value in _INT64):
+                    continue
+                kind = kind_of(value)
+                if kind is not seen and name not in pinned:
+                    kinds[name] = join_kinds(seen, kind)
+
+    def _first(self, name: str, value: Any) -> None:
+        if name in self.pinned:
+            self.kinds[name] = self.pinned[name]
+            return
+        try:
+            check_identifier(name, allow_schema=False)
+        except ValueError as exc:
+            raise RecordError(f"field {name!r} cannot be a column: {exc}") from None
+        self.kinds[name] = kind_of(value)
 
     def schema(self, name: str, primary_key: tuple[str, ...] = ()) -> TableSchema:
         columns = []
@@ -159,8 +187,11 @@ def _to_text(value: Any) -> str:
 
 
 _CONVERTERS = {
+    Kind.INT16: int,
+    Kind.INT32: int,
     Kind.INT64: int,
     Kind.DECIMAL: _to_decimal,
+    Kind.FLOAT32: float,
     Kind.FLOAT64: float,
     Kind.TIMESTAMP: _to_timestamp,
     Kind.TIMESTAMPTZ: _to_timestamp,
@@ -169,24 +200,32 @@ _CONVERTERS = {
 }
 
 
+#: Kinds whose inferred values already have the right Python type (only pinned columns convert).
+_NATIVE = frozenset({Kind.INT64, Kind.TEXT})
+
+
 class RowConverter:
     """Turns records into tuples in the schema's column order, each value converted to its kind."""
 
-    def __init__(self, schema: TableSchema):
+    def __init__(self, schema: TableSchema, pinned: Iterable[str] = ()):
+        pinned = set(pinned)
         self.names = schema.column_names
-        self.converters = [_CONVERTERS.get(c.type.kind) for c in schema.columns]
+        self.conversions = [
+            (index, column.name, _CONVERTERS[column.type.kind])
+            for index, column in enumerate(schema.columns)
+            if column.type.kind in _CONVERTERS and (column.name in pinned or column.type.kind not in _NATIVE)
+        ]
 
     def row(self, record: dict[str, Any]) -> tuple[Any, ...]:
         get = record.get
-        values = []
-        for name, convert in zip(self.names, self.converters, strict=True):
-            value = get(name)
-            if value is not None and convert is not None:
+        values = [get(name) for name in self.names]
+        for index, name, convert in self.conversions:
+            value = values[index]
+            if value is not None:
                 try:
-                    value = convert(value)
+                    values[index] = convert(value)
                 except (TypeError, ValueError, ArithmeticError):
                     raise RecordError(
                         f"field {name!r}: value {str(value)[:80]!r} does not fit its column type"
                     ) from None
-            values.append(value)
         return tuple(values)

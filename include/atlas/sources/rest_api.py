@@ -27,10 +27,10 @@ from atlas.http.auth import Credentials, build_auth
 from atlas.http.client import HttpClient, origin
 from atlas.http.pagination import Page, PageRequest, build_paginator, iter_pages
 from atlas.http.ratelimit import RateLimiter, RetryPolicy
-from atlas.http.records import RecordError, RowConverter, SchemaBuilder, parse_timestamp
+from atlas.http.records import RecordError, RowConverter, SchemaBuilder, kind_of, parse_timestamp
 from atlas.http.redact import Redactor
 from atlas.models import RestApiConnector
-from atlas.schema import TableSchema
+from atlas.schema import Kind, TableSchema
 from atlas.settings import use_server_secrets_backends
 from atlas.sources.base import Batch, ReadRequest
 from atlas.watermark import Watermark
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Spooled records stay in memory up to this size, then move to a temporary file.
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}.*)?$")
 
 
 def stream_name(endpoint: str) -> str:
@@ -66,16 +65,14 @@ def format_watermark(value: Watermark, cursor_format: str | None) -> str:
 
 def cursor_value(value: Any) -> int | datetime | date | None:
     """A record's cursor as a comparable value: an integer, an aware timestamp or a date; else None."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    kind = kind_of(value)
+    if kind == Kind.INT64:
         return value
-    if isinstance(value, str) and _TIMESTAMP.match(value):
-        try:
-            if len(value) == 10:
-                return date.fromisoformat(value)
-            parsed = parse_timestamp(value)
-        except ValueError:
-            return None
+    if kind in (Kind.TIMESTAMPTZ, Kind.TIMESTAMP):
+        parsed = parse_timestamp(value)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if kind == Kind.DATE:
+        return date.fromisoformat(value)
     return None
 
 
@@ -103,8 +100,15 @@ class _Spool:
 class _RestRead:
     """A finished fetch, ready to hand its rows to the warehouse in batches."""
 
-    def __init__(self, source: RestApiSource, schema: TableSchema, spool: _Spool, batch_size: int,
-                 upper_bound: Watermark | None, bytes_read: int):
+    def __init__(
+        self,
+        source: RestApiSource,
+        schema: TableSchema,
+        spool: _Spool,
+        batch_size: int,
+        upper_bound: Watermark | None,
+        bytes_read: int,
+    ):
         self.schema = schema
         self._source = source
         self._spool = spool
@@ -113,7 +117,7 @@ class _RestRead:
         self._bytes_read = bytes_read
 
     def batches(self) -> Iterator[Batch]:
-        converter = RowConverter(self.schema)
+        converter = RowConverter(self.schema, self._source.config.column_types)
         batch: list[tuple[Any, ...]] = []
         for records in self._spool:
             for record in records:
@@ -188,8 +192,13 @@ class RestApiSource:
                     pages += 1
                     records += len(page.records)
                 log.info(
-                    "%s: fetched %d records in %d pages (%d requests, %d bytes) in %.2fs", self.spec.source_name,
-                    records, pages, client.requests_sent, client.bytes_read, time.monotonic() - started,
+                    "%s: fetched %d records in %d pages (%d requests, %d bytes) in %.2fs",
+                    self.spec.source_name,
+                    records,
+                    pages,
+                    client.requests_sent,
+                    client.bytes_read,
+                    time.monotonic() - started,
                 )
                 schema = builder.schema(stream, tuple(self.config.primary_key or ()))
                 upper = Watermark.of(request.cursor, highest) if highest is not None else None
