@@ -16,7 +16,8 @@ USERS = {"admin": "admin", "viewer": "viewer", "editor": "user", "operator": "op
 
 @pytest.fixture(scope="session")
 def airflow_server() -> Iterator[AirflowServer]:
-    server = start_airflow(users=USERS)
+    # ATLAS_TEST_PARSE_INTERVAL=30 reproduces Airflow's default parse interval (see docs/api.md).
+    server = start_airflow(users=USERS, parse_interval_seconds=int(os.environ.get("ATLAS_TEST_PARSE_INTERVAL", "2")))
     try:
         server.run("atlas", "registry", "init")
         yield server

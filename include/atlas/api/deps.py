@@ -24,7 +24,6 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends, HTTPException, Path, status
 
 from atlas.registry import ConnectorRegistry, RegistryEntry, entry_from_row
-from atlas.settings import DAG_ID_PREFIX
 
 #: What a request does to a connector, and the auth manager method it needs on the DAG.
 Action = Literal["read", "edit", "run"]
@@ -96,7 +95,14 @@ class ConnectorAccess:
 
     @property
     def dag_id(self) -> str:
-        return f"{DAG_ID_PREFIX}{self.entry.row['source_name']}"
+        return dag_id_of(self.entry)
+
+
+def dag_id_of(entry: RegistryEntry) -> str:
+    """The DAG the factory builds for a registry row (an invalid row gets a placeholder DAG)."""
+    from atlas.factory import invalid_dag_id
+
+    return entry.spec.dag_id if entry.spec is not None else invalid_dag_id(entry.row)
 
 
 def requires_connector(action: Action):

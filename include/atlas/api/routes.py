@@ -22,6 +22,7 @@ from atlas.api.deps import (
     RunConnector,
     authorize_connection,
     authorize_dag,
+    dag_id_of,
     requires_dags,
 )
 from atlas.api.schemas import (
@@ -43,7 +44,6 @@ from atlas.exceptions import ConnectorNotFound, DuplicateConnector
 from atlas.intake import parse_request
 from atlas.models import SOURCE_TYPES, spec_json_schema
 from atlas.registry import RegistryEntry, entry_from_row
-from atlas.settings import DAG_ID_PREFIX
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
 
@@ -64,10 +64,6 @@ ConnectorBody = Annotated[dict[str, Any], Body(description=_BODY_DOC)]
 
 
 # ----------------------------------------------------------------------------------- helpers
-def _dag_id(row: dict[str, Any]) -> str:
-    return f"{DAG_ID_PREFIX}{row['source_name']}"
-
-
 def _field_errors(entry: RegistryEntry) -> list[FieldError]:
     if entry.error is None:
         return []
@@ -102,7 +98,7 @@ def _last_run(sync_run: dict[str, Any] | None, dag_run: Any | None) -> LastRun |
 
 
 def _summaries(registry: RegistryDep, session: Session, entries: list[RegistryEntry]) -> list[dict[str, Any]]:
-    dag_ids = [_dag_id(e.row) for e in entries]
+    dag_ids = [dag_id_of(e) for e in entries]
     states = runs.dag_states(session, dag_ids)
     dag_runs = runs.latest_dag_runs(session, dag_ids)
     last_sync = registry.last_runs()
@@ -252,6 +248,7 @@ def sync_connector(
     session: SessionDep,
     body: Annotated[SyncRequest | None, Body()] = None,
 ) -> SyncStarted:
+    _valid_spec(access.entry)  # an invalid connector's placeholder DAG would only fail
     request = body or SyncRequest()
     conf = request.model_dump()
     try:
