@@ -25,7 +25,7 @@ def demo(airflow_db, atlas_home):
     assert bag.import_errors == {}
 
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.models.dagbag import sync_bag_to_db
+    from airflow.dag_processing.dagbag import sync_bag_to_db
 
     DagBundlesManager().sync_bundles_to_db()
     sync_bag_to_db(bag, "dags-folder", None)
@@ -54,7 +54,8 @@ def test_demo_shop_full_then_incremental(demo):
     with sqlite3.connect(source) as conn:
         conn.execute("UPDATE orders SET quantity = 99, updated_at = ? WHERE id = 7", (later,))
         conn.execute("INSERT INTO orders VALUES (999999, 1, 'SKU-0001', 1, '1.00', 'new', ?)", (later,))
-    run = dag.test()
+    # dag.test() leaves the first run's conf in dag.params; a fresh parse is what a new run gets.
+    run = load_dagbag().dags["atlas__demo_shop"].test()
     assert run.state == "success"
     assert _count(warehouse, "raw__demo_shop__orders") == _count(source, "orders")
     with sqlite3.connect(warehouse) as conn:
@@ -62,7 +63,9 @@ def test_demo_shop_full_then_incremental(demo):
     runs, _ = registry.history("demo_shop")
     newest_orders = next(r for r in runs if r["stream"] == "orders")
     assert newest_orders["status"] == "success"
-    assert newest_orders["rows_read"] == 2  # the changed row and the new one; the watermark did the rest
+    # The changed row and the new one, plus the 3 rows of the demo's 60 s lookback window (orders are
+    # 30 s apart); the other 1,997 rows are below the watermark and not read again.
+    assert newest_orders["rows_read"] == 5
     assert WatermarkStore().get("demo_shop", "orders").value == datetime(2027, 1, 1, tzinfo=UTC)
 
 
@@ -72,7 +75,7 @@ def test_invalid_connector_dag_fails_with_its_error(demo):
 
     insert_raw_row(registry, source_name="broken", schedule_cron="61 * * * *")
     bag = load_dagbag()
-    from airflow.models.dagbag import sync_bag_to_db
+    from airflow.dag_processing.dagbag import sync_bag_to_db
 
     sync_bag_to_db(bag, "dags-folder", None)
     run = bag.dags["atlas__broken"].test()
