@@ -242,6 +242,19 @@ def test_schema_inferred_from_every_page(httpserver: HTTPServer, conn_id: str):
     assert first["owner"] == {"login": "user0", "id": 0} and first["tags"] == ["t0", "all"]
 
 
+def test_records_beyond_the_memory_budget_spill_to_a_file(httpserver: HTTPServer, conn_id: str, monkeypatch):
+    from atlas.sources import rest_api
+
+    monkeypatch.setattr(rest_api, "SPOOL_MEMORY_BYTES", 2000)  # about one page of 5 records
+    FakeApi(httpserver, RECORDS, "offset").install()
+    pagination = {"type": "offset", "page_size": 5}
+    source = build_source(rest_spec(conn_id, {"pagination": pagination, "record_path": "items"}))
+    with source.read("things", ReadRequest(batch_size=4)) as read:
+        assert read._spool._memory and read._spool._spilled >= 3  # some pages kept, most spilled
+        ids = [row[0] for batch in read.batches() for row in batch]
+    assert ids == list(range(25))
+
+
 def test_null_only_field_is_flagged(httpserver: HTTPServer, conn_id: str):
     httpserver.expect_request("/api/things").respond_with_json([{"id": 1, "closed_at": None}])
     schema, rows, _ = read_all(rest_spec(conn_id, {}))

@@ -118,31 +118,68 @@ def join_kinds(a: Kind | None, b: Kind | None) -> Kind | None:
     return Kind.JSON
 
 
+#: Kinds a value can leave without changing its Python type: a string that is not a timestamp, an
+#: int beyond 64 bits. Fields of these kinds are checked value by value.
+_VALUE_CHECKED = frozenset({Kind.TIMESTAMPTZ, Kind.TIMESTAMP, Kind.DATE, Kind.INT64})
+
+
 class SchemaBuilder:
-    """Accumulates the fields and kinds of the records of a run (memory: one entry per field)."""
+    """Accumulates the fields and kinds of the records of a run (memory: one entry per field).
+
+    Records of one API mostly share one shape (the same keys with values of the same Python types).
+    Once a shape has been seen without changing any kind, later records of that shape only have their
+    value-checked fields looked at: type inference costs little per record.
+    """
 
     def __init__(self, pinned: dict[str, Kind] | None = None):
         self.pinned = dict(pinned or {})
         self.kinds: dict[str, Kind | None] = {}
+        self._settled_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = set()
+        self._checked: dict[str, Kind] = {}
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
-        # The hot loop of a run (every value of every record): a value whose Python type alone shows
-        # it cannot change the field's kind is skipped before any inference.
-        kinds, pinned, stable = self.kinds, self.pinned, _STABLE
+        settled, checked = self._settled_shapes, self._checked
         for record in records:
-            for name, value in record.items():
-                seen = kinds.get(name, _MISSING)
-                if seen is _MISSING:
-                    self._first(name, value)
-                    continue
-                if value is None or seen is Kind.JSON:
-                    continue
-                value_type = type(value)
-                if stable.get(value_type) is seen or (value_type is int and seen is Kind.INT64 and value in _INT64):
+            shape = (tuple(record), tuple(map(type, record.values())))
+            if shape not in settled:
+                if not self._add_record(record):
+                    settled.add(shape)
+                continue
+            for name, seen in list(checked.items()):
+                value = record[name]
+                if value is None or (seen is Kind.INT64 and value in _INT64):
                     continue
                 kind = kind_of(value)
-                if kind is not seen and name not in pinned:
-                    kinds[name] = join_kinds(seen, kind)
+                if kind is not seen:
+                    self._widen(name, seen, kind)
+
+    def _add_record(self, record: dict[str, Any]) -> bool:
+        """Account for every value of ``record``; True when a field was new or its kind changed."""
+        changed = False
+        kinds, stable = self.kinds, _STABLE
+        for name, value in record.items():
+            seen = kinds.get(name, _MISSING)
+            if seen is _MISSING:
+                self._first(name, value)
+                changed = True
+                continue
+            if value is None or seen is Kind.JSON:
+                continue
+            value_type = type(value)
+            if stable.get(value_type) is seen or (value_type is int and seen is Kind.INT64 and value in _INT64):
+                continue
+            kind = kind_of(value)
+            if kind is not seen:
+                changed = self._widen(name, seen, kind) or changed
+        return changed
+
+    def _widen(self, name: str, seen: Kind | None, kind: Kind) -> bool:
+        if name in self.pinned:
+            return False
+        joined = join_kinds(seen, kind)
+        self.kinds[name] = joined
+        self._track(name, joined)
+        return joined is not seen
 
     def _first(self, name: str, value: Any) -> None:
         if name in self.pinned:
@@ -152,7 +189,14 @@ class SchemaBuilder:
             check_identifier(name, allow_schema=False)
         except ValueError as exc:
             raise RecordError(f"field {name!r} cannot be a column: {exc}") from None
-        self.kinds[name] = kind_of(value)
+        self.kinds[name] = kind = kind_of(value)
+        self._track(name, kind)
+
+    def _track(self, name: str, kind: Kind | None) -> None:
+        if kind in _VALUE_CHECKED:
+            self._checked[name] = kind
+        else:
+            self._checked.pop(name, None)
 
     def schema(self, name: str, primary_key: tuple[str, ...] = ()) -> TableSchema:
         columns = []

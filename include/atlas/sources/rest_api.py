@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
 from atlas.connections import get_connection
 from atlas.exceptions import SourceError
@@ -37,8 +37,9 @@ from atlas.watermark import Watermark
 
 log = logging.getLogger(__name__)
 
-#: Spooled records stay in memory up to this size, then move to a temporary file.
-SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
+#: Records of a run stay in memory up to this much JSON received (~10x that in Python objects); the
+#: rest goes to a temporary file.
+SPOOL_MEMORY_BYTES = 4 * 1024 * 1024
 
 
 def stream_name(endpoint: str) -> str:
@@ -77,24 +78,40 @@ def cursor_value(value: Any) -> int | datetime | date | None:
 
 
 class _Spool:
-    """Pages of records written once and read back once, in order (our own pickles only)."""
+    """Pages of records kept until the schema is known, then read back once, in order.
+
+    The first :data:`SPOOL_MEMORY_BYTES` (counted as JSON received) stay as Python objects; later
+    pages are pickled to a temporary file (our own pickles only), so memory stays bounded whatever
+    the size of the API.
+    """
 
     def __init__(self) -> None:
-        # Closed by close(), which read() calls when its context ends.
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
-        self._pages = 0
+        self._memory: list[list[dict[str, Any]]] = []
+        self._memory_bytes = 0
+        self._file: IO[bytes] | None = None
+        self._spilled = 0
 
-    def write(self, records: list[dict[str, Any]]) -> None:
+    def write(self, records: list[dict[str, Any]], size: int) -> None:
+        if self._file is None and self._memory_bytes + size <= SPOOL_MEMORY_BYTES:
+            self._memory.append(records)
+            self._memory_bytes += size
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close(), when read() ends)
         pickle.dump(records, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._pages += 1
+        self._spilled += 1
 
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
-        self._file.seek(0)
-        for _ in range(self._pages):
-            yield pickle.load(self._file)
+        yield from self._memory
+        if self._file is not None:
+            self._file.seek(0)
+            for _ in range(self._spilled):
+                yield pickle.load(self._file)
 
     def close(self) -> None:
-        self._file.close()
+        self._memory.clear()
+        if self._file is not None:
+            self._file.close()
 
 
 class _RestRead:
@@ -188,7 +205,7 @@ class RestApiSource:
                     self._add(builder, page, client)
                     if request.cursor:
                         highest = self._highest_cursor(page, request.cursor, highest, client)
-                    spool.write(page.records)
+                    spool.write(page.records, len(page.response.content))
                     pages += 1
                     records += len(page.records)
                 log.info(
