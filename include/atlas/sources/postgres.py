@@ -194,16 +194,38 @@ class PostgresSource(SqlSource):
 
     @staticmethod
     def _copy_chunks(conn: Any, copy_sql: str, batch_size: int) -> Iterator[CopyChunk]:
-        # The server sends one row per COPY message; joining them is the only per-row work.
-        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            parts: list[Any] = []
-            for data in copy:
-                parts.append(data)
-                if len(parts) == batch_size:
-                    yield CopyChunk(b"".join(parts))
-                    parts = []
-            if parts:
+        """Rows of ``COPY … TO STDOUT`` straight from libpq, joined into chunks of ``batch_size`` rows.
+
+        The server sends one row per message. Reading them with libpq's blocking ``PQgetCopyData``
+        through psycopg's ``pgconn`` and copying each into ``bytes`` at once measured about twice as fast
+        as iterating ``cursor.copy()`` while holding its buffers (bench/ reports the ratio to psql).
+        """
+        from psycopg import errors, pq
+
+        pgconn = conn.pgconn
+        pgconn.send_query(copy_sql.encode(conn.info.encoding))
+        result = pgconn.get_result()
+        if result.status != pq.ExecStatus.COPY_OUT:
+            while pgconn.get_result() is not None:
+                pass
+            raise errors.error_from_result(result, encoding=conn.info.encoding)
+        get_copy_data, parts = pgconn.get_copy_data, []
+        while True:
+            size, data = get_copy_data(0)
+            if size < 0:
+                break
+            parts.append(bytes(data))
+            if len(parts) == batch_size:
                 yield CopyChunk(b"".join(parts))
+                parts = []
+        if parts:
+            yield CopyChunk(b"".join(parts))
+        failure = None
+        while (result := pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                failure = errors.error_from_result(result, encoding=conn.info.encoding)
+        if failure is not None or size == -2:
+            raise failure or errors.OperationalError(pgconn.get_error_message())
 
     def _driver_errors(self) -> tuple[type[Exception], ...]:
         import psycopg
