@@ -41,6 +41,9 @@ def own_traffic(admin, client_for) -> None:
     assert admin.put("/connectors/leak_probe", json={"config": {"password": new_secret("leak-probe-pw2"),
                                                                 "host": "127.0.0.1"}}).status_code == 200
     admin.get("/connectors/leak_probe_rest")
+    # A malformed body is refused without echoing it.
+    resp = admin.post("/connectors/leak_probe/sync", json={"full_refresh": new_secret("leak-probe-flag")})
+    assert resp.status_code == 422
 
 
 def test_responses_never_contain_a_secret(own_traffic) -> None:

@@ -8,6 +8,7 @@ registry 503. Their messages never carry a secret (specs hold none; intake masks
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from atlas.api.routes import router
@@ -36,6 +37,13 @@ def _config_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _request_error(_: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's default answer echoes the offending input, which may be a credential: keep the paths only.
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"loc": [str(p) for p in err["loc"]], "msg": err["msg"]} for err in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+
 def _atlas_error(_: Request, exc: Exception) -> JSONResponse:
     code = next(code for cls, code in _STATUS.items() if isinstance(exc, cls))
     return JSONResponse({"detail": str(exc)}, status_code=code)
@@ -52,6 +60,7 @@ def create_app() -> FastAPI:
         version="1",
     )
     app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _request_error)
     app.add_exception_handler(ConnectorConfigError, _config_error)
     app.add_exception_handler(AtlasError, _atlas_error)
     return app
