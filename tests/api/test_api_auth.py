@@ -29,8 +29,13 @@ def connector(admin) -> str:
     body = {
         "source_type": "postgresql",
         "source_name": "auth_probe",
-        "config": {"host": "127.0.0.1", "port": 5432, "database": "postgres", "username": "postgres",
-                   "password": new_secret("auth-probe-pw")},
+        "config": {
+            "host": "127.0.0.1",
+            "port": 5432,
+            "database": "postgres",
+            "username": "postgres",
+            "password": new_secret("auth-probe-pw"),
+        },
         "table": "public.nothing",
     }
     resp = admin.post("/connectors/", json=body)
@@ -87,8 +92,13 @@ def test_writing_credentials_needs_connection_access(client_for, admin) -> None:
     inline = {
         "source_type": "mysql",
         "source_name": "editor_inline",
-        "config": {"host": "127.0.0.1", "port": 3306, "database": "mysql", "username": "root",
-                   "password": new_secret("editor-pw")},
+        "config": {
+            "host": "127.0.0.1",
+            "port": 3306,
+            "database": "mysql",
+            "username": "root",
+            "password": new_secret("editor-pw"),
+        },
         "table": "user",
     }
     resp = editor.post("/connectors/", json=inline)
@@ -96,8 +106,12 @@ def test_writing_credentials_needs_connection_access(client_for, admin) -> None:
     assert "connection" in resp.json()["detail"]
     assert admin.get("/connectors/editor_inline").status_code == 404  # nothing was written
 
-    by_reference = {"source_type": "mysql", "source_name": "editor_ref", "conn_id": "atlas_auth_probe",
-                    "config": {"table": "user"}}
+    by_reference = {
+        "source_type": "mysql",
+        "source_name": "editor_ref",
+        "conn_id": "atlas_auth_probe",
+        "config": {"table": "user"},
+    }
     resp = editor.post("/connectors/", json=by_reference)
     assert resp.status_code == 201, resp.text
     # Changing its credentials is refused; changing its schedule is not; purging needs connection access.

@@ -93,9 +93,7 @@ def unpause(admin, dag_id: str) -> None:
 def users_table(pg_database):
     """``users`` with a primary key and an ``updated_at`` cursor, 3 rows."""
     with pg_database.connect() as conn:
-        conn.execute(
-            "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL)")
         conn.execute(
             "INSERT INTO users VALUES (1, 'ada', '2026-01-01T00:00:00Z'), (2, 'bob', '2026-01-02T00:00:00Z'),"
             " (3, 'cy', '2026-01-03T00:00:00Z')"
@@ -151,8 +149,9 @@ def test_types_describe_every_source_type(admin) -> None:
 def test_seed_postgresql_walkthrough(admin, airflow_server, tokens, users_table, record_property) -> None:
     """Create -> DAG parsed -> test -> schema -> sync via the API, the CLI and the official client -> history."""
     password = new_secret("pg-pw")  # trust auth: the password travels everywhere but is not checked
-    body = seed_body(SEED_POSTGRES, host=PG_HOST, port=PG_PORT, database=users_table.name, username="postgres",
-                     password=password)
+    body = seed_body(
+        SEED_POSTGRES, host=PG_HOST, port=PG_PORT, database=users_table.name, username="postgres", password=password
+    )
 
     created_at = time.monotonic()
     resp = admin.post("/connectors/", json=body)
@@ -180,7 +179,9 @@ def test_seed_postgresql_walkthrough(admin, airflow_server, tokens, users_table,
     (stream,) = resp.json()["streams"]
     assert stream["primary_key"] == ["id"]
     assert [(c["name"], c["type"]) for c in stream["columns"]] == [
-        ("id", "int32"), ("name", "text"), ("updated_at", "timestamptz")
+        ("id", "int32"),
+        ("name", "text"),
+        ("updated_at", "timestamptz"),
     ]
 
     # 1. Through the connectors API (a full refresh).
@@ -194,7 +195,10 @@ def test_seed_postgresql_walkthrough(admin, airflow_server, tokens, users_table,
     assert run["state"] == "success", airflow_server.tail_logs()
     (item,) = runs_of(admin, connector_id, started["dag_run_id"])
     assert (item["origin"], item["state"], item["rows_written"], item["full_refresh"]) == (
-        "sync_run", "success", 3, True
+        "sync_run",
+        "success",
+        3,
+        True,
     )
     assert item["watermark_after"]["value"].startswith("2026-01-03")
     assert item["duration_seconds"] >= 0
@@ -204,7 +208,7 @@ def test_seed_postgresql_walkthrough(admin, airflow_server, tokens, users_table,
         conn.execute("INSERT INTO users VALUES (4, 'dee', '2026-01-04T00:00:00Z')")
     out = airflow_server.cli("dags", "trigger", dag_id, "--conf", '{"full_refresh": false}', "--output", "json")
     # Airflow may log warnings on stdout before the JSON.
-    cli_run_id = json.loads(out.stdout[out.stdout.index("[{"):])[0]["dag_run_id"]
+    cli_run_id = json.loads(out.stdout[out.stdout.index("[{") :])[0]["dag_run_id"]
     assert airflow_server.wait_for_run(dag_id, cli_run_id, token=tokens["admin"])["state"] == "success"
     (item,) = runs_of(admin, connector_id, cli_run_id)
     # The lower bound is inclusive (rows tied with the watermark are never skipped): row 3 is re-read
@@ -266,9 +270,18 @@ def test_seed_mysql_body_against_mariadb(admin, mysql_user) -> None:
 
     # A wrong password: the test says so, without echoing either password.
     wrong = new_secret("wrong-pw")
-    resp = admin.put(f"/connectors/{name}", json={"config": {"host": MYSQL_HOST, "port": MYSQL_PORT,
-                                                             "database": database.name, "username": user,
-                                                             "password": wrong}})
+    resp = admin.put(
+        f"/connectors/{name}",
+        json={
+            "config": {
+                "host": MYSQL_HOST,
+                "port": MYSQL_PORT,
+                "database": database.name,
+                "username": user,
+                "password": wrong,
+            }
+        },
+    )
     assert resp.status_code == 200, resp.text
     result = admin.post(f"/connectors/{name}/test").json()
     assert result["ok"] is False
@@ -295,9 +308,13 @@ def test_seed_rest_body_against_local_api(admin, rest_api) -> None:
     assert [c["name"] for c in columns] == ["id", "full_name", "stars"]
 
     # The token is what the local API checks: a wrong one fails the test.
-    assert admin.put(f"/connectors/{name}", json={"config": {"base_url": body["config"]["base_url"],
-                                                             "auth_token": new_secret("bad-token")}}
-                     ).status_code == 200
+    assert (
+        admin.put(
+            f"/connectors/{name}",
+            json={"config": {"base_url": body["config"]["base_url"], "auth_token": new_secret("bad-token")}},
+        ).status_code
+        == 200
+    )
     result = admin.post(f"/connectors/{name}/test").json()
     assert result["ok"] is False and "401" in result["message"], result
 
@@ -348,31 +365,53 @@ def test_create_errors(admin) -> None:
         "source_type": {"source_type": "oracle", "source_name": "x", "conn_id": "c", "table": "t"},
         "table": {"source_type": "postgresql", "source_name": "x", "conn_id": "c"},
         "config.table": {"source_type": "postgresql", "source_name": "x", "conn_id": "c", "table": "a;b"},
-        "config.endpoint": {"source_type": "rest_api", "source_name": "x", "conn_id": "c",
-                                 "query": "https://elsewhere.example/x"},
+        "config.endpoint": {
+            "source_type": "rest_api",
+            "source_name": "x",
+            "conn_id": "c",
+            "query": "https://elsewhere.example/x",
+        },
         "source_name": {"source_type": "postgresql", "source_name": "Bad Name", "conn_id": "c", "table": "t"},
-        "timestamp_column": {"source_type": "postgresql", "source_name": "x", "conn_id": "c", "table": "t",
-                                "incremental": True},
+        "timestamp_column": {
+            "source_type": "postgresql",
+            "source_name": "x",
+            "conn_id": "c",
+            "table": "t",
+            "incremental": True,
+        },
     }
     for field, bad in cases.items():
         resp = admin.post("/connectors/", json=bad)
         assert resp.status_code == 422, (field, resp.text)
         errors = resp.json()["detail"]
         assert any(".".join(e["loc"]) == field or field in e["msg"] for e in errors), (field, errors)
-    assert admin.post("/connectors/", data="not json", headers={"Content-Type": "application/json"}
-                      ).status_code == 422
+    assert admin.post("/connectors/", data="not json", headers={"Content-Type": "application/json"}).status_code == 422
 
 
 def test_get_update_delete(admin, airflow_server) -> None:
     name = unique("crud")
-    body = {"source_type": "postgresql", "source_name": name, "conn_id": "atlas_nowhere", "table": "t",
-            "schedule_cron": "0 * * * *"}
+    body = {
+        "source_type": "postgresql",
+        "source_name": name,
+        "conn_id": "atlas_nowhere",
+        "table": "t",
+        "schedule_cron": "0 * * * *",
+    }
     connector_id = admin.post("/connectors/", json=body).json()["connector_id"]
 
     by_id, by_name = admin.get(f"/connectors/{connector_id}").json(), admin.get(f"/connectors/{name}").json()
     assert by_id == by_name
-    assert by_id["connection"] == {"conn_id": "atlas_nowhere", "exists": False, "conn_type": None, "host": None,
-                                   "port": None, "schema": None, "login": None, "password": None, "extra": None}
+    assert by_id["connection"] == {
+        "conn_id": "atlas_nowhere",
+        "exists": False,
+        "conn_type": None,
+        "host": None,
+        "port": None,
+        "schema": None,
+        "login": None,
+        "password": None,
+        "extra": None,
+    }
 
     resp = admin.put(f"/connectors/{name}", json={"schedule_cron": "*/15 * * * *", "config": {"batch_size": 500}})
     assert resp.status_code == 200, resp.text
@@ -386,10 +425,21 @@ def test_get_update_delete(admin, airflow_server) -> None:
     assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["schedule_cron"]
     assert admin.get(f"/connectors/{name}").json()["schedule_cron"] == "*/15 * * * *"  # unchanged
 
-    assert admin.delete(f"/connectors/{name}").json() == {"connector_id": connector_id, "source_name": name,
-                                                          "watermarks_deleted": None, "connection_deleted": None}
-    for method, path in [("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/test"), ("POST", "/sync"),
-                         ("GET", "/history"), ("GET", "/schema")]:
+    assert admin.delete(f"/connectors/{name}").json() == {
+        "connector_id": connector_id,
+        "source_name": name,
+        "watermarks_deleted": None,
+        "connection_deleted": None,
+    }
+    for method, path in [
+        ("GET", ""),
+        ("PUT", ""),
+        ("DELETE", ""),
+        ("POST", "/test"),
+        ("POST", "/sync"),
+        ("GET", "/history"),
+        ("GET", "/schema"),
+    ]:
         resp = admin.request(method, f"/connectors/{name}{path}", json={})
         assert resp.status_code == 404, (method, path, resp.text)
 
@@ -404,11 +454,21 @@ def test_invalid_rows_are_listed_with_their_errors(admin, airflow_server) -> Non
     assert admin.post("/connectors/", json=body).status_code == 201
     engine = make_engine(f"sqlite:///{airflow_server.home / 'atlas' / 'registry.db'}")
     with engine.begin() as conn:
-        conn.execute(connectors.insert().values(
-            connector_id=name, source_type="postgresql", source_name=name, conn_id="c", config={"table": "t"},
-            schedule_cron="not a cron", enabled=True, incremental=False, options={},
-            created_at=sa.func.now(), updated_at=sa.func.now(),
-        ))
+        conn.execute(
+            connectors.insert().values(
+                connector_id=name,
+                source_type="postgresql",
+                source_name=name,
+                conn_id="c",
+                config={"table": "t"},
+                schedule_cron="not a cron",
+                enabled=True,
+                incremental=False,
+                options={},
+                created_at=sa.func.now(),
+                updated_at=sa.func.now(),
+            )
+        )
     listed = {c["source_name"]: c for c in admin.get("/connectors/").json()}
     assert listed[name]["valid"] is False
     assert listed[name]["errors"][0]["loc"] == ["schedule_cron"]
@@ -432,8 +492,13 @@ def test_dags_follow_creates_and_updates_on_the_next_parse(admin, airflow_server
         name = unique("latency")
         dag_id = f"atlas__{name}"
         start = time.monotonic()
-        body = {"source_type": "postgresql", "source_name": name, "conn_id": "atlas_nowhere", "table": "t",
-                "schedule_cron": "0 * * * *"}
+        body = {
+            "source_type": "postgresql",
+            "source_name": name,
+            "conn_id": "atlas_nowhere",
+            "table": "t",
+            "schedule_cron": "0 * * * *",
+        }
         assert admin.post("/connectors/", json=body).status_code == 201
         airflow_server.wait_for_dag(dag_id, token=tokens["admin"])
         created.append(time.monotonic() - start)
@@ -447,5 +512,7 @@ def test_dags_follow_creates_and_updates_on_the_next_parse(admin, airflow_server
         assert admin.delete(f"/connectors/{name}").status_code == 200
     record_property("create_to_dag_seconds", [round(x, 2) for x in created])
     record_property("update_to_dag_seconds", [round(x, 2) for x in updated])
-    print(f"\ncreate -> DAG: {', '.join(f'{x:.2f}s' for x in created)}; "
-          f"update -> DAG: {', '.join(f'{x:.2f}s' for x in updated)}")
+    print(
+        f"\ncreate -> DAG: {', '.join(f'{x:.2f}s' for x in created)}; "
+        f"update -> DAG: {', '.join(f'{x:.2f}s' for x in updated)}"
+    )

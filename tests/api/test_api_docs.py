@@ -32,14 +32,22 @@ def test_walkthrough_runs_against_a_real_server(airflow_server) -> None:
         .replace("my_database", name)
     )
     # Standalone writes the admin password there; the harness knows its users' passwords already.
-    shutil.copy(airflow_server.home / "passwords.json",
-                airflow_server.home / "simple_auth_manager_passwords.json.generated")
+    shutil.copy(
+        airflow_server.home / "passwords.json", airflow_server.home / "simple_auth_manager_passwords.json.generated"
+    )
     try:
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=airflow_server.env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env=airflow_server.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                        f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'], capture_output=True)
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'],
+            capture_output=True,
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"ok":true' in done.stdout.replace(" ", ""), done.stdout
     assert '"dag_run_id"' in done.stdout

@@ -20,8 +20,13 @@ def own_traffic(admin, client_for) -> None:
     body = {
         "source_type": "postgresql",
         "source_name": "leak_probe",
-        "config": {"host": "127.0.0.1", "port": 5432, "database": "atlas_no_such_db", "username": "postgres",
-                   "password": password},
+        "config": {
+            "host": "127.0.0.1",
+            "port": 5432,
+            "database": "atlas_no_such_db",
+            "username": "postgres",
+            "password": password,
+        },
         "table": "t",
     }
     assert admin.post("/connectors/", json=body).status_code == 201
@@ -31,15 +36,22 @@ def own_traffic(admin, client_for) -> None:
     assert admin.get("/connectors/leak_probe").json()["connection"]["password"] == "***"
     admin.get("/connectors/")
     token = new_secret("leak-probe-token")
-    body_rest = {"source_type": "rest_api", "source_name": "leak_probe_rest",
-                 "config": {"base_url": "http://127.0.0.1:9", "auth_type": "bearer", "auth_token": token},
-                 "query": "/x"}
+    body_rest = {
+        "source_type": "rest_api",
+        "source_name": "leak_probe_rest",
+        "config": {"base_url": "http://127.0.0.1:9", "auth_type": "bearer", "auth_token": token},
+        "query": "/x",
+    }
     assert admin.post("/connectors/", json=body_rest).status_code == 201
     # Both fail to connect: their messages explain why, without the credentials.
     assert admin.post("/connectors/leak_probe/test").json()["ok"] is False
     assert admin.post("/connectors/leak_probe_rest/test").json()["ok"] is False
-    assert admin.put("/connectors/leak_probe", json={"config": {"password": new_secret("leak-probe-pw2"),
-                                                                "host": "127.0.0.1"}}).status_code == 200
+    assert (
+        admin.put(
+            "/connectors/leak_probe", json={"config": {"password": new_secret("leak-probe-pw2"), "host": "127.0.0.1"}}
+        ).status_code
+        == 200
+    )
     admin.get("/connectors/leak_probe_rest")
     # A malformed body is refused without echoing it.
     resp = admin.post("/connectors/leak_probe/sync", json={"full_refresh": new_secret("leak-probe-flag")})

@@ -91,7 +91,9 @@ def _last_run(sync_run: dict[str, Any] | None, dag_run: Any | None) -> LastRun |
         )
     if dag_item is not None:
         return LastRun(
-            state=dag_item["state"], at=dag_item["started_at"], dag_run_id=dag_item["dag_run_id"],
+            state=dag_item["state"],
+            at=dag_item["started_at"],
+            dag_run_id=dag_item["dag_run_id"],
             error=dag_item["error"],
         )
     return None
@@ -259,9 +261,7 @@ def sync_connector(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
     paused = runs.dag_states(session, [access.dag_id])[access.dag_id].paused
     message = (
-        f"run queued; DAG {access.dag_id} is paused, so it starts once the DAG is unpaused"
-        if paused
-        else "run queued"
+        f"run queued; DAG {access.dag_id} is paused, so it starts once the DAG is unpaused" if paused else "run queued"
     )
     return SyncStarted(
         connector_id=access.connector_id,

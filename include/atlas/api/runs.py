@@ -76,7 +76,12 @@ def dag_runs_without_sync_row(session: Session, dag_id: str, recorded: set[str])
     """
     rows = session.execute(
         sa.select(
-            DagRun.run_id, DagRun.state, DagRun.conf, DagRun.run_after, DagRun.queued_at, DagRun.start_date,
+            DagRun.run_id,
+            DagRun.state,
+            DagRun.conf,
+            DagRun.run_after,
+            DagRun.queued_at,
+            DagRun.start_date,
             DagRun.end_date,
         ).where(DagRun.dag_id == dag_id)
     )
