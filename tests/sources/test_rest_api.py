@@ -323,10 +323,21 @@ def test_bad_bodies_fail_naming_connector_url_and_expectation(
     assert "connector 'things_api'" in str(err.value) and "/api/things" in str(err.value)
 
 
+def test_null_cursor_is_loaded_but_not_a_bound(httpserver: HTTPServer, conn_id: str):
+    httpserver.expect_request("/api/things").respond_with_json([{"id": 1, "n": 5}, {"id": 2, "n": None}])
+    spec = rest_spec(conn_id, {}, incremental=True, timestamp_column="n")
+    _, rows, upper = read_all(spec, ReadRequest(cursor="n"))
+    assert rows == [(1, 5), (2, None)] and upper == Watermark("n", "integer", 5)
+
+
 def test_missing_cursor_field_fails(httpserver: HTTPServer, conn_id: str):
     httpserver.expect_request("/api/things").respond_with_json([make_record(1), {"id": 2}])
     spec = rest_spec(conn_id, {}, incremental=True, timestamp_column="updated_at")
     with pytest.raises(SourceError, match=r"record 1 has no usable cursor 'updated_at' \(no such field\)"):
+        read_all(spec, ReadRequest(cursor="updated_at"))
+    httpserver.clear()
+    httpserver.expect_request("/api/things").respond_with_json([make_record(1), {"id": 2, "updated_at": "soon"}])
+    with pytest.raises(SourceError, match=r"record 1 has no usable cursor 'updated_at' \('soon'\)"):
         read_all(spec, ReadRequest(cursor="updated_at"))
 
 
@@ -498,3 +509,37 @@ def test_new_fields_become_columns_in_later_runs(httpserver, conn_id, destinatio
     assert [r[:2] for r in rows] == [(1, "a"), (2, "b")]
     labels = rows[1][2]
     assert rows[0][2] is None and (json.loads(labels) if isinstance(labels, str) else labels) == {"p": 1}
+
+
+# --------------------------------------------------------------- Airflow's own REST API as a source
+@pytest.mark.airflow_server
+def test_airflow_api_as_a_source_with_token_endpoint_auth(tmp_path, airflow_connection):
+    """The demo's shape, on a real Airflow API server: JWT from POST /auth/token (JSON username and
+    password from the connection), offset pagination with ``limit``/``offset`` and ``total_entries``."""
+    from tests.support.airflow_server import start_airflow
+
+    server = start_airflow(components=("api-server",), users={"admin": "admin"})
+    try:
+        variables = {f"demo_var_{i:02d}": f"value {i}" for i in range(23)}
+        (tmp_path / "vars.json").write_text(json.dumps(variables))
+        server.cli("variables", "import", str(tmp_path / "vars.json"))
+        conn = airflow_connection("airflow_api", json.dumps({
+            "conn_type": "http", "host": server.base_url, "login": "admin", "password": server.passwords["admin"],
+        }))
+        spec = rest_spec(conn, {
+            "endpoint": "/api/v2/variables",
+            "params": {"order_by": "key"},
+            "record_path": "variables",
+            "primary_key": "key",
+            "pagination": {"type": "offset", "page_size": 10, "total_path": "total_entries"},
+            "auth": {"type": "token_endpoint", "token_url": "/auth/token"},
+        }, source_name="airflow_variables")
+        source = build_source(spec)
+        assert source.test_connection()[0]
+        schema, rows, _ = read_all(spec)
+        keys = [row[schema.column_names.index("key")] for row in rows]
+        assert keys == sorted(variables) and schema.primary_key == ("key",)
+        assert server.passwords["admin"] not in repr(rows)
+    finally:
+        server.stop()
+        server.remove()

@@ -300,12 +300,14 @@ class RestApiSource:
     def _highest_cursor(page: Page, cursor: str, highest: Any, client: HttpClient) -> Any:
         for index, record in enumerate(page.records):
             raw = record.get(cursor)
+            if raw is None and cursor in record:
+                continue  # loaded, but says nothing about how far the run got (e.g. an unset end_date)
             value = cursor_value(raw)
             if value is None:
                 got = "no such field" if cursor not in record else f"{raw!r}"
                 raise client.error(
                     f"{client.redactor.url(page.response.url)}: record {index} has no usable cursor "
-                    f"{cursor!r} ({got}); expected an integer or an ISO 8601 timestamp in every record"
+                    f"{cursor!r} ({got}); expected an integer or an ISO 8601 timestamp (or null) in every record"
                 )
             if highest is None:
                 highest = value
