@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from atlas.destinations.base import Destination, LoadMode, TargetTable
 from atlas.destinations.postgres import PostgresDestination
 from atlas.exceptions import DestinationError
@@ -33,7 +34,6 @@ from atlas.registry import ConnectorRegistry
 from atlas.registry.tables import sync_runs
 from atlas.sync import SyncSummary, sync_stream
 from atlas.watermark import Watermark, WatermarkStore, variable_key
-
 from tests.destinations.destination_helpers import (  # noqa: F401  (fixtures)
     ObservedDestination,
     destination,
@@ -85,8 +85,8 @@ class Connector:
             cur.execute(f"SELECT {columns} FROM {self.stream} ORDER BY 1")
             return [tuple(r) for r in cur.fetchall()]
 
-    def target_rows(self, columns: str) -> list[tuple]:
-        return rows_of(self.destination, self.target, columns)
+    def target_rows(self, columns: str, order: str = "1") -> list[tuple]:
+        return rows_of(self.destination, self.target, columns, order)
 
     def watermark(self) -> Watermark | None:
         return self.watermarks.get(self.spec.source_name, self.stream)
@@ -149,7 +149,7 @@ def expected(warehouse: Destination, rows: list[tuple]) -> list[tuple]:
 
     def text(value: Any) -> Any:
         if isinstance(value, Decimal):
-            return str(value)
+            return format(value, "f")
         if isinstance(value, datetime):
             return value.astimezone(UTC).isoformat(timespec="microseconds")
         return value
@@ -422,7 +422,9 @@ class AnnouncingWatermarks(WatermarkStore):
 
 spec, stream, kind, where = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 warehouse = PostgresDestination(where) if kind == "pg" else SqliteDestination(where)
-destination = ObservedDestination(warehouse, on_committed=lambda: reached("committed"))
+destination = ObservedDestination(
+    warehouse, on_first_batch=lambda: reached("loading"), on_committed=lambda: reached("committed")
+)
 sync_stream(parse_spec(spec), stream, destination=destination, watermarks=AnnouncingWatermarks())
 reached("done")
 """
@@ -454,13 +456,15 @@ def _active_statements(c: Connector, pattern: str) -> int:
         ).fetchone()[0]
 
 
-def _kill_when(process: subprocess.Popen, out: Path, reached: Callable[[], bool]) -> None:
+def _kill_when(process: subprocess.Popen, out: Path, reached: Callable[[], bool], delay: float = 0) -> None:
+    """SIGKILL the sync ``delay`` seconds after ``reached()`` became true."""
     deadline = time.monotonic() + 120
     while not reached():
         if process.poll() is not None:
             raise AssertionError(f"the sync ended before the kill point:\n{out.read_text()[-3000:]}")
         assert time.monotonic() < deadline, "kill point not reached in 120 s"
         time.sleep(0.005)
+    time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait()
 
@@ -524,10 +528,8 @@ def test_a_run_killed_anywhere_and_retried_converges_to_the_source(connector, tm
     announced = signal_at in ("committed", "watermark_written")
     for attempt in range(3 if point == "random" else 1):
         process, out = _start_sync(c, tmp_path, wait_at=signal_at if announced else None)
-        if point == "random":
-            time.sleep(rng.uniform(0.5, 4.0))  # process start-up included: anywhere from import to commit
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+        if point == "random":  # anywhere from the first batch to past the end of the run
+            _kill_when(process, out, lambda out=out: "loading" in out.read_text(), delay=rng.uniform(0, 1.5))
         elif announced:
             _kill_when(process, out, lambda out=out: signal_at in out.read_text())
         else:
@@ -543,3 +545,63 @@ def test_a_run_killed_anywhere_and_retried_converges_to_the_source(connector, tm
     # A SIGKILLed run cannot record its end: its row stays 'running' (documented in docs/warehouse.md).
     if point != "random":
         assert runs[-2]["status"] == "running"
+
+
+# ------------------------------------------------------------------------------ MariaDB source
+def test_mariadb_types_and_naive_cursor_land_exactly(connector, mysql_database):
+    c = connector(
+        "mysql",
+        "CREATE TABLE orders (id bigint unsigned PRIMARY KEY, big bigint unsigned, amount decimal(30,10),"
+        " note varchar(50), doc json, happened datetime(6), flag tinyint(1), raw varbinary(10))",
+        mysql_database=mysql_database,
+        config={"source_timezone": "Europe/Berlin"},
+        incremental=True,
+        timestamp_column="happened",
+    )
+    happened = datetime(2026, 11, 26, 23, 59, 59, 999999)
+    c.execute(
+        "INSERT INTO orders VALUES (18446744073709551615, 18446744073709551615, 12345678901234567890.0123456789,"
+        " 'Zoë 😀', '{\"a\": [1, \"ü\"]}', %s, 1, x'00ff'), (1, 0, -0.0000000001, '', NULL, %s, 0, ''),"
+        " (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        (happened, happened - timedelta(days=1)),
+    )
+
+    c.sync()
+
+    assert c.raw_watermark()["value"] == "2026-11-26T22:59:59.999999+00:00"  # CET is UTC+1
+    columns = "id, big, amount, note, doc, happened, flag, raw"
+    rows = [
+        (1, Decimal(0), Decimal("-0.0000000001"), "", None, happened - timedelta(days=1), False, b""),
+        (2, None, None, None, None, None, None, None),
+        (
+            Decimal(2**64 - 1),
+            Decimal(2**64 - 1),
+            Decimal("12345678901234567890.0123456789"),
+            "Zoë 😀",
+            {"a": [1, "ü"]},
+            happened,
+            True,
+            b"\x00\xff",
+        ),
+    ]
+    if isinstance(c.destination, PostgresDestination):
+        assert c.target_rows(columns) == rows
+    else:  # exact text for decimals (ids are decimal(20,0): text order), wall-clock ISO text, JSON text
+        assert c.target_rows(columns, order="length(id), id") == [
+            ("1", "0", "-0.0000000001", "", None, "2026-11-25T23:59:59.999999", 0, b""),
+            ("2", None, None, None, None, None, None, None),
+            (
+                "18446744073709551615",
+                "18446744073709551615",
+                "12345678901234567890.0123456789",
+                "Zoë 😀",
+                '{"a": [1, "ü"]}',
+                "2026-11-26T23:59:59.999999",
+                1,
+                b"\x00\xff",
+            ),
+        ]
+
+    c.execute("INSERT INTO orders (id, happened) VALUES (3, %s)", (happened + timedelta(microseconds=1),))
+    assert c.sync().rows_read == 2  # the boundary row and the new one
+    assert c.raw_watermark()["value"] == "2026-11-26T23:00:00.000000+00:00"

@@ -24,6 +24,7 @@ from functools import cached_property
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
@@ -101,6 +102,7 @@ class PostgresDestination:
 
     def load(self, target: TargetTable, schema: TableSchema, batches: Iterable[Batch], mode: LoadMode) -> LoadResult:
         with self._hook.get_conn() as conn:  # commits when the block ends, rolls back on an exception
+            conn.row_factory = tuple_row  # a connection extra may ask for dict rows
             conn.execute("SET TIME ZONE 'UTC'")
             load = _Load(conn, target, schema)
             load.ensure_schema()

@@ -21,6 +21,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +91,18 @@ def _time(value: Any) -> Any:
     return value.isoformat(timespec=_MICROSECONDS) if isinstance(value, time) else value
 
 
+def _decimal(value: Any) -> str:
+    # Fixed-point digits: str() would write Decimal("0.0000000001") as "1E-10".
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
 # Values SQLite would otherwise reject (Decimal, UUID, dict) or store lossily; None passes untouched.
 _CONVERTERS: dict[Kind, Callable[[Any], Any]] = {
-    Kind.DECIMAL: str,
+    Kind.DECIMAL: _decimal,
     Kind.TIMESTAMPTZ: _timestamptz,
     Kind.TIMESTAMP: _timestamp,
     Kind.DATE: _date,
