@@ -231,3 +231,16 @@ def test_test_connection_says_what_to_fix(mysql: Backend, mysql_user, airflow_co
         {"query": "SELECT id FROM events"}, conn_id="select_only", target_table="q"
     ).test_connection()
     assert not ok and "config.query" in message and "CREATE TEMPORARY TABLES" in message, message
+
+
+def test_zero_dates_read_as_null(mysql: Backend) -> None:
+    mysql.execute(
+        "CREATE TABLE legacy (id INT PRIMARY KEY, d DATE, dt DATETIME(3), ts TIMESTAMP NULL)",
+        "SET sql_mode = ''",
+        "INSERT INTO legacy VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00')",
+        "INSERT INTO legacy VALUES (2, '2026-02-03', '2026-02-03 04:05:06.7', NULL)",
+    )
+    assert rows(mysql.source({"table": "legacy"}), "legacy") == [
+        (1, None, None, None),
+        (2, date(2026, 2, 3), datetime(2026, 2, 3, 4, 5, 6, 700000), None),
+    ]
