@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 import psutil
 
-SAMPLE_SECONDS = 0.02
+SAMPLE_SECONDS = 0.05
 
 
 @dataclass
@@ -30,6 +31,10 @@ class Measurement:
     seconds: float
     peak_rss_mb: float
     returncode: int
+    #: user + system CPU of the process tree (not of the database servers): less sensitive than wall
+    #: time to other work on the machine.
+    cpu_seconds: float = 0.0
+    peak_pss_mb: float = 0.0
     log: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -45,16 +50,20 @@ class CommandFailed(RuntimeError):
     pass
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def _tree_memory(proc: psutil.Process) -> tuple[int, int]:
+    """RSS and PSS summed over the tree. RSS counts pages shared by a forked child twice; PSS splits
+    them among the sharers, so its sum is what the tree really occupies."""
+    rss = pss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += p.memory_info().rss
-    return total
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            info = p.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+    return rss, pss
 
 
 def run_measured(
@@ -71,16 +80,30 @@ def run_measured(
     cmd = ["bash", "-o", "pipefail", "-c", argv] if shell else argv
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
+        usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         popen = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         proc = psutil.Process(popen.pid)
-        peak = 0
+        peak = peak_pss = 0
         while popen.poll() is None:
-            peak = max(peak, _tree_rss(proc))
+            rss, pss = _tree_memory(proc)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(SAMPLE_SECONDS)
         seconds = time.perf_counter() - started
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime
     shown = argv if shell else " ".join(argv)
-    result = Measurement(name, shown, rows, round(seconds, 3), round(peak / 2**20, 1), popen.returncode, str(log_path))
+    result = Measurement(
+        name,
+        shown,
+        rows,
+        round(seconds, 3),
+        round(peak / 2**20, 1),
+        popen.returncode,
+        round(cpu, 2),
+        round(peak_pss / 2**20, 1),
+        str(log_path),
+    )
     if popen.returncode != 0:
         tail = log_path.read_text(errors="replace")[-3000:]
         raise CommandFailed(f"{name} failed with exit code {popen.returncode}; log {log_path}:\n{tail}")
