@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -43,7 +42,6 @@ def make_client(httpserver: HTTPServer) -> Callable[..., HttpClient]:
             timeout=timeout,
             max_page_bytes=max_page_bytes,
             redactor=Redactor(secret_params),
-            sleep=time.sleep,
         )
         client.auth = build_auth(auth or AuthConfig(), credentials or Credentials(), client)
         clients.append(client)

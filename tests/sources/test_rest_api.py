@@ -165,38 +165,29 @@ def test_loop_guard_same_page_content(httpserver: HTTPServer, conn_id: str):
     assert len(httpserver.log) == 2
 
 
-def test_loop_guard_repeated_cursor(httpserver: HTTPServer, conn_id: str):
+@pytest.mark.parametrize(
+    ("pagination", "record_path", "link", "expected"),
+    [
+        ({"type": "cursor"}, "items", lambda n: {"next_cursor": str(n % 2 + 1)}, r"cursor '1' was already followed"),
+        ({"type": "next_url"}, "results", lambda n: {"next": f"/api/things?cursor={n % 2 + 1}"},
+         r"next URL .*cursor=1.* was already followed"),
+    ],
+)
+def test_loop_guard_repeated_cursor_or_link(httpserver: HTTPServer, conn_id: str, pagination, record_path, link,
+                                            expected):
     served = []
 
-    def handler(request):  # fresh records each time, but the cursors go 1 -> 2 -> 1
-        cursor = int(request.args.get("cursor", 0))
-        served.append(cursor)
-        return Response(
-            json.dumps({"items": [make_record(len(served))], "next_cursor": str(cursor % 2 + 1)}),
-            content_type="application/json",
-        )
-
-    httpserver.expect_request("/api/things").respond_with_handler(handler)
-    spec = rest_spec(conn_id, {"pagination": {"type": "cursor"}, "record_path": "items"})
-    with pytest.raises(SourceError, match=r"pagination loop .*cursor '1' was already followed"):
-        read_all(spec)
-
-
-def test_loop_guard_repeated_next_url(httpserver: HTTPServer, conn_id: str):
-    served = []
-
-    def handler(request):  # fresh records each time, but the links go n=0 -> 1 -> 0
-        n = int(request.args.get("n", 0))
+    def handler(request):  # fresh records each time, but the links go 1 -> 2 -> 1
+        n = int(request.args.get("cursor", 0))
         served.append(n)
-        return Response(
-            json.dumps({"results": [make_record(len(served))], "next": f"/api/things?n={1 - n}"}),
-            content_type="application/json",
-        )
+        return Response(json.dumps({record_path: [make_record(len(served))], **link(n)}),
+                        content_type="application/json")
 
     httpserver.expect_request("/api/things").respond_with_handler(handler)
-    spec = rest_spec(conn_id, {"pagination": {"type": "next_url"}, "record_path": "results"})
-    with pytest.raises(SourceError, match=r"next URL .*n=1.* was already followed"):
+    spec = rest_spec(conn_id, {"pagination": pagination, "record_path": record_path})
+    with pytest.raises(SourceError, match=rf"pagination loop .*{expected}"):
         read_all(spec)
+    assert served == [0, 1, 2]
 
 
 def test_next_url_to_another_host_is_refused(httpserver: HTTPServer, conn_id: str):
@@ -250,7 +241,7 @@ def test_records_beyond_the_memory_budget_spill_to_a_file(httpserver: HTTPServer
     pagination = {"type": "offset", "page_size": 5}
     source = build_source(rest_spec(conn_id, {"pagination": pagination, "record_path": "items"}))
     with source.read("things", ReadRequest(batch_size=4)) as read:
-        assert read._spool._memory and read._spool._spilled >= 3  # some pages kept, most spilled
+        assert read.spool._memory and read.spool._spilled >= 3  # some pages kept, most spilled
         ids = [row[0] for batch in read.batches() for row in batch]
     assert ids == list(range(25))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -77,7 +76,6 @@ class HttpClient:
         timeout: float,
         max_page_bytes: int,
         redactor: Redactor,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self.connector = connector
         self.base_url = base_url
@@ -93,7 +91,6 @@ class HttpClient:
         self.allowed_origins = {origin(base_url)}
         self.bytes_read = 0
         self.requests_sent = 0
-        self._sleep = sleep
 
     def error(self, message: str) -> SourceError:
         return SourceError(self.redactor.text(f"connector {self.connector!r}: {message}"))
@@ -143,7 +140,7 @@ class HttpClient:
                 delay = self.retry.delay(retries)
                 log.warning("%s %s: %s; retry %d in %.2fs", method, self.redactor.url(url),
                             type(exc).__name__, retries, delay)
-                self._sleep(delay)
+                time.sleep(delay)
                 continue
             status = response.status
             if status == 401 and auth is True and self.auth is not None and not refreshed:
@@ -159,7 +156,7 @@ class HttpClient:
                 delay = self.retry.delay(retries, retry_after)
                 log.warning("%s %s: HTTP %d; retry %d in %.2fs", method, self.redactor.url(response.url),
                             status, retries, delay)
-                self._sleep(delay)
+                time.sleep(delay)
                 continue
             if status >= 400:
                 raise self.error(self._describe(response))

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import IO, Any
 
@@ -114,57 +115,40 @@ class _Spool:
             self._file.close()
 
 
+@dataclass
 class _RestRead:
     """A finished fetch, ready to hand its rows to the warehouse in batches."""
 
-    def __init__(
-        self,
-        source: RestApiSource,
-        schema: TableSchema,
-        spool: _Spool,
-        batch_size: int,
-        upper_bound: Watermark | None,
-        bytes_read: int,
-    ):
-        self.schema = schema
-        self._source = source
-        self._spool = spool
-        self._batch_size = batch_size
-        self._upper_bound = upper_bound
-        self._bytes_read = bytes_read
+    source: RestApiSource
+    schema: TableSchema
+    spool: _Spool
+    batch_size: int
+    upper_bound: Watermark | None
+    bytes_read: int | None
 
     def batches(self) -> Iterator[Batch]:
-        converter = RowConverter(self.schema, self._source.config.column_types)
+        converter = RowConverter(self.schema, self.source.config.column_types)
         batch: list[tuple[Any, ...]] = []
-        for records in self._spool:
+        for records in self.spool:
             for record in records:
                 try:
                     batch.append(converter.row(record))
                 except RecordError as exc:
-                    raise self._source.error(str(exc)) from None
-                if len(batch) >= self._batch_size:
+                    raise self.source.error(str(exc)) from None
+                if len(batch) >= self.batch_size:
                     yield batch
                     batch = []
         if batch:
             yield batch
 
-    @property
-    def upper_bound(self) -> Watermark | None:
-        return self._upper_bound
-
-    @property
-    def bytes_read(self) -> int | None:
-        return self._bytes_read
-
 
 class RestApiSource:
     """A :class:`~atlas.sources.base.Source` over one endpoint of an HTTP JSON API."""
 
-    def __init__(self, spec: RestApiConnector, *, sleep=time.sleep):
+    def __init__(self, spec: RestApiConnector):
         self.spec = spec
         self.config = spec.config
         self.stream = self.config.stream or stream_name(self.config.endpoint)
-        self._sleep = sleep
 
     def error(self, message: str) -> SourceError:
         return SourceError(f"connector {self.spec.source_name!r}: {message}")
@@ -259,7 +243,6 @@ class RestApiSource:
             timeout=config.timeout_seconds,
             max_page_bytes=config.max_page_bytes,
             redactor=Redactor(secret_params),
-            sleep=self._sleep,
         )
         if config.auth.token_url and "://" in config.auth.token_url:
             client.allowed_origins.add(origin(config.auth.token_url))
