@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from psycopg.types.json import Json, Jsonb
 
+from atlas.exceptions import SourceError
 from atlas.models import PostgresConnector, SqlSourceConfig
 from atlas.schema import Kind
-from atlas.sources.base import CopyChunk
+from atlas.sources.base import CopyChunk, ReadRequest
 from atlas.sources.postgres import PostgresSource
 from atlas.watermark import Watermark
 from tests.sources.conftest import Backend, read_all, rows
@@ -207,3 +208,20 @@ def test_test_connection_says_what_to_fix(pg: Backend, airflow_connection) -> No
     pg.execute("CREATE TABLE events (id int)")
     ok, message = pg.source().test_connection()
     assert ok and "PostgreSQL 1" in message and pg.database.name in message, message
+
+
+def test_a_failing_copy_is_a_source_error(pg: Backend) -> None:
+    pg.execute("CREATE TABLE events AS SELECT g AS id FROM generate_series(0, 5) g")
+    source = pg.source({"query": "SELECT id, 10 / (id - 3) AS x FROM events"}, target_table="ratios")
+    for copy_text in (True, False):
+        with pytest.raises(SourceError) as excinfo:
+            read_all(source, "ratios", copy_text=copy_text)
+        assert "division by zero" in str(excinfo.value) and "'shop'" in str(excinfo.value)
+
+
+def test_a_copy_abandoned_mid_stream_ends_cleanly(pg: Backend) -> None:
+    pg.execute("CREATE TABLE events AS SELECT g AS id FROM generate_series(1, 50000) g")
+    source = pg.source()
+    with source.read("events", ReadRequest(batch_size=100, copy_text=True)) as read:
+        assert len(next(read.batches())) == 100
+    assert sum(map(len, read_all(source, "events", copy_text=True)[0])) == 50000

@@ -247,3 +247,18 @@ def test_test_connection_reports_success_and_missing_tables(backend: Backend) ->
 def test_test_connection_with_an_undefined_airflow_connection(backend: Backend) -> None:
     ok, message = backend.source(conn_id="no_such_conn").test_connection()
     assert not ok and "'no_such_conn'" in message and "not defined" in message, message
+
+
+def test_a_read_abandoned_mid_stream_ends_cleanly(backend: Backend) -> None:
+    create_events(backend, [(i, "x" * 50, T0) for i in range(1, 101)])
+    source = backend.source()
+    with source.read("events", ReadRequest(batch_size=10)) as read:
+        assert len(next(read.batches())) == 10  # the consumer stops here, e.g. the load failed
+    assert len(rows(source, "events")) == 100  # the server and the next read are unaffected
+
+
+def test_errors_of_the_caller_inside_the_read_are_not_blamed_on_the_source(backend: Backend) -> None:
+    create_events(backend, [(1, "a", T0)])
+    with pytest.raises(ZeroDivisionError), backend.source().read("events", ReadRequest()) as read:
+        next(read.batches())
+        raise ZeroDivisionError  # what a destination might raise: it must surface unchanged
