@@ -48,6 +48,13 @@ def rest_spec(conn_id: str, config: dict[str, Any], **fields: Any) -> RestApiCon
     return parse_spec(data)
 
 
+def incremental_spec(conn_id: str, page_size: int | None = None, **fields: Any) -> RestApiConnector:
+    """The fake API's records, incremental on ``updated_at`` sent as ``since``, merged by ``id``."""
+    pagination = {"type": "offset", "page_size": page_size} if page_size else {"type": "offset"}
+    config = {"pagination": pagination, "record_path": "items", "primary_key": "id", "cursor_param": "since"}
+    return rest_spec(conn_id, config, incremental=True, timestamp_column="updated_at", **fields)
+
+
 def read_all(spec: RestApiConnector, request: ReadRequest | None = None):
     source = build_source(spec)
     assert isinstance(source, RestApiSource)
@@ -254,17 +261,7 @@ def test_null_only_field_is_flagged(httpserver: HTTPServer, conn_id: str):
 
 def test_incremental_sends_the_watermark_and_reports_the_highest_cursor(httpserver: HTTPServer, conn_id: str):
     api = FakeApi(httpserver, RECORDS, "offset").install()
-    spec = rest_spec(
-        conn_id,
-        {
-            "pagination": {"type": "offset", "page_size": 10},
-            "record_path": "items",
-            "cursor_param": "since",
-            "primary_key": "id",
-        },
-        incremental=True,
-        timestamp_column="updated_at",
-    )
+    spec = incremental_spec(conn_id, page_size=10)
     lower = Watermark("updated_at", "timestamp", datetime(2026, 1, 1, 0, 20, 0, 123, tzinfo=UTC))
     schema, rows, upper = read_all(spec, ReadRequest(cursor="updated_at", lower_bound=lower))
     assert api.seen[0].args["since"] == "2026-01-01T00:20:00Z"  # sub-second part dropped: re-reading is harmless
@@ -412,20 +409,7 @@ def test_incremental_sync_with_boundary_ties(httpserver, conn_id, destination, r
     records = [{"id": i, "name": f"v1-{i}", "updated_at": _at(m)} for i, m in [(1, 1), (2, 2), (3, 3), (4, 3)]]
     api = FakeApi(httpserver, records, "offset").install()
     name = f"things_{secrets.token_hex(3)}"
-    spec = registry.add(
-        rest_spec(
-            conn_id,
-            {
-                "pagination": {"type": "offset", "page_size": 2},
-                "record_path": "items",
-                "primary_key": "id",
-                "cursor_param": "since",
-            },
-            source_name=name,
-            incremental=True,
-            timestamp_column="updated_at",
-        )
-    )
+    spec = registry.add(incremental_spec(conn_id, page_size=2, source_name=name))
     watermarks = WatermarkStore()
 
     def sync():
@@ -478,15 +462,7 @@ def test_new_fields_become_columns_in_later_runs(httpserver, conn_id, destinatio
     records = [{"id": 1, "name": "a", "closed_at": "2026-01-01T00:00:00Z", "updated_at": _at(1)}]
     FakeApi(httpserver, records, "offset").install()
     name = f"drift_{secrets.token_hex(3)}"
-    spec = registry.add(
-        rest_spec(
-            conn_id,
-            {"pagination": {"type": "offset"}, "record_path": "items", "primary_key": "id", "cursor_param": "since"},
-            source_name=name,
-            incremental=True,
-            timestamp_column="updated_at",
-        )
-    )
+    spec = registry.add(incremental_spec(conn_id, source_name=name))
 
     def sync():
         return sync_stream(spec, "things", registry=registry, destination=destination, watermarks=WatermarkStore())
