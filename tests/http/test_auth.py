@@ -203,3 +203,10 @@ def test_fetched_tokens_are_redacted(httpserver: HTTPServer, make_client):
     with pytest.raises(SourceError) as err:
         client.request("GET", client.endpoint_url("/data"))
     assert "bad request for ***" in str(err.value)
+
+
+def test_token_kinds_need_a_token_url():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="auth type 'oauth2' needs 'token_url'"):
+        AuthConfig(type="oauth2")
