@@ -34,3 +34,12 @@ def test_http_debug_log_is_filtered_while_attached(caplog):
     logger.debug("after detach %s", "s3cr3t-key")
     assert '"GET /x?key=*** HTTP/1.1" 200' in caplog.text
     assert "after detach s3cr3t-key" in caplog.text  # proves the filter, not the log setup, masked it
+
+
+def test_secrets_are_registered_with_airflows_masker():
+    from airflow.sdk.log import redact
+
+    secret = "masked-by-airflow-7f3a"
+    assert redact(f"token {secret}") == f"token {secret}"  # not known yet
+    Redactor().add(secret)
+    assert redact(f"token {secret}") == "token ***"  # task logs go through this masker
