@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
 from atlas import settings
 
 REPO = Path(__file__).resolve().parents[1]
