@@ -172,7 +172,6 @@ class _Load:
         self.synced_at = datetime.now(UTC).isoformat(timespec=_MICROSECONDS)
 
     def run(self, batches: Iterable[Batch], mode: LoadMode) -> int:
-        existing = self.existing_columns(self.target.name)
         if mode == LoadMode.REPLACE:
             new = f"_atlas_new_{uuid.uuid4().hex[:12]}"
             self.create_table(new, self.source_columns, self.schema.primary_key)
@@ -180,6 +179,7 @@ class _Load:
             self.swap(new)
             # Repeated keys were upserted: count what the table holds, not what was offered.
             return self.conn.execute(f"SELECT count(*) FROM {quote(self.target.name)}").fetchone()[0]
+        existing = self.existing_columns(self.target.name)
         if not existing:
             key = self.schema.primary_key if mode == LoadMode.MERGE else ()
             self.create_table(self.target.name, self.source_columns, key)
