@@ -3,6 +3,7 @@ through an Airflow connection, and a way to build a configured source for it."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,6 +78,13 @@ def read_all(source: SqlSource, stream: str, **request: Any) -> tuple[list[list]
     with source.read(stream, ReadRequest(**request)) as read:
         batches = [batch if not isinstance(batch, list) else list(batch) for batch in read.batches()]
         return batches, read.upper_bound, read.bytes_read
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def rows(source: SqlSource, stream: str, **request: Any) -> list[tuple]:

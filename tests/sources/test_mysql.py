@@ -4,7 +4,6 @@ drivers MySqlHook can use, quoting, custom-query types, and connection messages.
 from __future__ import annotations
 
 import secrets
-import socket
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ from atlas.schema import Kind
 from atlas.sources.mysql import MySqlSource
 from atlas.watermark import Watermark
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
-from tests.sources.conftest import Backend, read_all, rows
+from tests.sources.conftest import Backend, free_port, read_all, rows
 
 TEXT = "tab\there\nnew line\r\\back\\\\slash \"quoted\" 'single' 😀 ünïcødé \\N"
 EVERYTHING = """
@@ -186,12 +185,6 @@ def test_names_are_quoted_with_backticks_not_pasted(mysql: Backend) -> None:
         conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mysql_user(mysql: Backend):
     """A login with a password, allowed to read the test database only."""
@@ -218,7 +211,7 @@ def test_test_connection_says_what_to_fix(mysql: Backend, mysql_user, airflow_co
     assert not ok and "Access denied" in message and "login and password" in message, message
     assert password not in message
 
-    airflow_connection("bad_port", f"mysql://root@{MYSQL_HOST}:{_free_port()}/{db}")
+    airflow_connection("bad_port", f"mysql://root@{MYSQL_HOST}:{free_port()}/{db}")
     ok, message = mysql.source(conn_id="bad_port").test_connection()
     assert not ok and "host and port" in message, message
 

@@ -3,7 +3,6 @@ text path against the tuple path, quoting, time zones of timestamptz, and connec
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,7 +17,7 @@ from atlas.schema import Kind
 from atlas.sources.base import CopyChunk, ReadRequest
 from atlas.sources.postgres import PostgresSource
 from atlas.watermark import Watermark
-from tests.sources.conftest import Backend, read_all, rows
+from tests.sources.conftest import Backend, free_port, read_all, rows
 
 TEXT = "tab\there\nnew line\r\\back\\\\slash \"quoted\" 'single' 😀 ünïcødé \\N"
 EVERYTHING = """
@@ -190,14 +189,8 @@ def test_schema_qualified_tables_and_schema_selector(pg: Backend) -> None:
     assert pg.source({"table": "orders"}).discover("orders").column_names == ("other",)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_test_connection_says_what_to_fix(pg: Backend, airflow_connection) -> None:
-    airflow_connection("bad_port", f"postgres://postgres@127.0.0.1:{_free_port()}/{pg.database.name}")
+    airflow_connection("bad_port", f"postgres://postgres@127.0.0.1:{free_port()}/{pg.database.name}")
     ok, message = pg.source(conn_id="bad_port").test_connection()
     assert not ok and "Connection refused" in message and "host and port" in message, message
 

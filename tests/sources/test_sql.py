@@ -242,6 +242,10 @@ def test_test_connection_reports_success_and_missing_tables(backend: Backend) ->
     assert ok and "events" in message, message
     ok, message = backend.source({"tables": ["events", "ghost"]}).test_connection()
     assert not ok and "config.tables" in message and "ghost" in message, message
+    ok, message = backend.source(incremental=True, timestamp_column="changed_at").test_connection()
+    assert not ok and "timestamp_column" in message and "changed_at" in message, message
+    ok, message = backend.source({"query": "SELECT id FROM events"}, target_table="ids").test_connection()
+    assert ok and "ids" in message, message
 
 
 def test_test_connection_with_an_undefined_airflow_connection(backend: Backend) -> None:

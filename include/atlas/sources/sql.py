@@ -159,17 +159,16 @@ class SqlSource(ABC):
 
     # ----------------------------------------------------------------------------- Source protocol
     def test_connection(self) -> tuple[bool, str]:
-        """Connect, then look up every configured table; never raises."""
+        """Connect, then check every stream, its columns and the cursor against the catalog; never raises."""
         try:
-            with self._connection() as conn:
+            with self._connection() as conn, self.driver_errors_as_source_errors():
                 version = self._server_version(conn)
-                if self.config.query is not None:
-                    self._query_columns(conn, self.config.query)
-                    return True, f"connected to {version}; the query runs"
                 streams = self._streams(conn)
                 for stream in streams:
-                    self._describe(conn, stream)
-                return True, f"connected to {version}; {len(streams)} table(s) found: {', '.join(streams)}"
+                    described = self._describe(conn, stream)
+                    if self.spec.incremental and self.spec.timestamp_column:
+                        self.cursor_column(described, self.spec.timestamp_column)
+                return True, f"connected to {version}; {len(streams)} stream(s) ready: {', '.join(streams)}"
         except SourceError as exc:
             return False, str(exc)
         except Exception as exc:  # the contract is: never raise, say what to fix
