@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from atlas.models import parse_spec
+from atlas.schema import TableSchema
 from atlas.sources import build_source
 from atlas.sources.base import ReadRequest
 from atlas.sources.sql import SqlSource
@@ -78,6 +79,18 @@ def read_all(source: SqlSource, stream: str, **request: Any) -> tuple[list[list]
     with source.read(stream, ReadRequest(**request)) as read:
         batches = [batch if not isinstance(batch, list) else list(batch) for batch in read.batches()]
         return batches, read.upper_bound, read.bytes_read
+
+
+def assert_types(schema: TableSchema, expected: dict[str, tuple]) -> None:
+    """Columns in order, each with its kind, a source type starting as expected, and precision/scale
+    when the expectation gives them: ``{"n": (Kind.DECIMAL, "numeric(38,18)", 38, 18)}``."""
+    assert list(schema.column_names) == list(expected)
+    for column in schema.columns:
+        kind, source_type, *lengths = expected[column.name]
+        assert column.type.kind == kind, column.name
+        assert column.type.source_type.startswith(source_type), (column.name, column.type.source_type)
+        if lengths:
+            assert (column.type.precision, column.type.scale) == tuple(lengths), column.name
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from atlas.schema import Kind
 from atlas.sources.mysql import MySqlSource
 from atlas.watermark import Watermark
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
-from tests.sources.conftest import Backend, free_port, read_all, rows
+from tests.sources.conftest import Backend, assert_types, free_port, read_all, rows
 
 TEXT = "tab\there\nnew line\r\\back\\\\slash \"quoted\" 'single' 😀 ünïcødé \\N"
 EVERYTHING = """
@@ -102,13 +102,7 @@ def everything(mysql: Backend) -> Backend:
 
 def test_catalog_types_map_to_kinds_and_keep_the_source_type(everything: Backend) -> None:
     schema = everything.source({"table": "everything"}).discover("everything")
-    assert list(schema.column_names) == list(EXPECTED_TYPES)
-    for column in schema.columns:
-        kind, base, *lengths = EXPECTED_TYPES[column.name]
-        assert column.type.kind == kind, column.name
-        assert column.type.source_type.startswith(base), (column.name, column.type.source_type)
-        if lengths:
-            assert (column.type.precision, column.type.scale) == tuple(lengths), column.name
+    assert_types(schema, EXPECTED_TYPES)
     assert schema.column("biu").type.source_type.endswith("unsigned")
 
 
