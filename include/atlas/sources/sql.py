@@ -168,7 +168,8 @@ class SqlSource(ABC):
                     described = self._describe(conn, stream)
                     if self.spec.incremental and self.spec.timestamp_column:
                         self.cursor_column(described, self.spec.timestamp_column)
-                return True, f"connected to {version}; {len(streams)} stream(s) ready: {', '.join(streams)}"
+                found = "the query runs" if self.config.query is not None else f"{len(streams)} table(s) found"
+                return True, f"connected to {version}; {found}: {', '.join(streams)}"
         except SourceError as exc:
             return False, str(exc)
         except Exception as exc:  # the contract is: never raise, say what to fix
