@@ -17,11 +17,13 @@ Select with ``pytest -m celery``.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +79,8 @@ def celery_cluster(make_database, broker_url: str, connections: dict[str, str]) 
         extra_env={
             "AIRFLOW__CELERY__BROKER_URL": broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata.sqlalchemy_url}",
+            # Send tasks from the scheduler process itself, not from a pool of processes forked per batch.
+            "AIRFLOW__CELERY__SYNC_PARALLELISM": "1",
             # A killed worker stops heartbeating: notice within seconds (default 300 s), then retry.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
@@ -85,9 +89,12 @@ def celery_cluster(make_database, broker_url: str, connections: dict[str, str]) 
     )
     try:
         yield server
-    finally:
+    except BaseException:
         server.stop()
-        server.remove()
+        print(f"Airflow home kept for inspection: {server.home}")
+        raise
+    server.stop()
+    server.remove()
 
 
 # ----------------------------------------------------------------------------------------- sources
@@ -155,11 +162,25 @@ def warehouse_rows(db: Database, query: str) -> list[tuple]:
 
 
 # --------------------------------------------------------------------------------------- Airflow
-def atlas(server: AirflowServer, *args: str) -> str:
-    """Run the ``atlas`` CLI with the cluster's settings (its registry, its connections)."""
-    done = subprocess.run([str(VENV_BIN / "atlas"), *args], env=server.env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"atlas {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+@contextmanager
+def atlas_cli_in_background(commands: list[list[str]], connections: dict[str, str]) -> Iterator[Callable[[], None]]:
+    """Start ``atlas`` CLI commands (in order, in one background shell) and yield a function awaiting them.
+
+    Registration needs only the registry and the connections, not Airflow: it runs while Airflow starts.
+    """
+    env = {**os.environ, **{f"AIRFLOW_CONN_{conn_id.upper()}": uri for conn_id, uri in connections.items()}}
+    script = " && ".join(shlex.join([str(VENV_BIN / "atlas"), *command]) for command in commands)
+    proc = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def finished() -> None:
+        output, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, f"{script} failed:\n{output}"
+
+    try:
+        yield finished
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def trigger(api: requests.Session, server: AirflowServer, dag_id: str) -> str:
@@ -193,6 +214,11 @@ def wait_for(condition, what: str, server: AirflowServer, timeout: float = 180, 
 def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_database, redis_broker_url, tmp_path):
     from airflow.utils.net import get_hostname
 
+    started = time.monotonic()
+
+    def phase(name: str) -> None:  # shown by pytest on failure (and with -s): where the minutes go
+        print(f"[{time.monotonic() - started:6.1f}s] {name}")
+
     registry, warehouse = make_database("postgres"), make_database("postgres")
     pg_source, mysql_source = make_database("postgres"), make_database("mysql")
     fill_pg_source(pg_source)
@@ -222,11 +248,18 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
         demo["conn_id"]: mysql_source.airflow_uri,
     }
 
-    with celery_cluster(make_database, redis_broker_url, connections) as server:
-        atlas(server, "registry", "init")
-        atlas(server, "connectors", "add", str(tmp_path / "mysql.json"))
-        atlas(server, "connectors", "add", str(tmp_path / "pg.json"))
+    phase("sources filled")
+    registration = [
+        ["registry", "init"],
+        ["connectors", "add", str(tmp_path / "pg.json")],
+        ["connectors", "add", str(tmp_path / "mysql.json")],
+    ]
+    with ExitStack() as stack:
+        registered = stack.enter_context(atlas_cli_in_background(registration, connections))
+        server = stack.enter_context(celery_cluster(make_database, redis_broker_url, connections))
         server.start("worker-1", "celery-worker", args=WORKER_ARGS)
+        registered()
+        phase("scheduler, dag-processor, API server healthy; connectors registered; worker-1 started")
         api = server.session()
         resp = api.post(f"{server.base_url}/api/v2/pools", json={"name": PG_POOL, "slots": 1}, timeout=60)
         assert resp.status_code == 201, resp.text
@@ -238,14 +271,17 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
             resp = api.patch(f"{server.base_url}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=60)
             assert resp.status_code == 200, resp.text
             runs[dag_id] = trigger(api, server, dag_id)
+            phase(f"{dag_id} parsed and triggered")
         for dag_id, run_id in runs.items():
             run = server.wait_for_run(dag_id, run_id, token=server.token(), timeout=240)
             assert run["state"] == "success", f"{dag_id}: {run}\n{server.tail_logs()}"
+            phase(f"{dag_id} succeeded")
 
         for dag_id, run_id in runs.items():
             tis = task_instances(api, server, dag_id, run_id)
             assert {ti["task_id"] for ti in tis} == {"plan_streams", "sync_stream"}
             for ti in tis:
+                phase(f"  {dag_id}.{ti['task_id']}: queued {ti['queued_when']}, ran {ti['duration']:.1f}s")
                 assert ti["state"] == "success", ti
                 assert ran_on(server, "worker-1", ti), f"{dag_id}.{ti['task_id']} not in worker-1's log"
                 assert ti["hostname"] == get_hostname()
@@ -271,6 +307,7 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
                 (PG_UPDATED_ROWS,),
             )
         source_after = pg_fingerprint(pg_source, "events")
+        phase("warehouse checked; source changed")
         run_id = trigger(api, server, "atlas__pg_events")
         attempt_1 = (
             server.log_dir
@@ -287,6 +324,7 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
             server,
         )
         killed = server.kill("worker-1")
+        phase(f"worker-1 killed mid-sync ({len(killed)} processes)")
         assert pg_fingerprint(warehouse, "raw.pg_events__events")[0] == PG_ROWS, (
             "the sync committed before the worker was killed: make PG_NEW_ROWS bigger"
         )
@@ -294,6 +332,7 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
         server.start("worker-2", "celery-worker", args=WORKER_ARGS)
         run = server.wait_for_run("atlas__pg_events", run_id, token=server.token(), timeout=300)
         assert run["state"] == "success", f"{run}\n{server.tail_logs()}"
+        phase("retried run succeeded on worker-2")
         (sync,) = [
             ti for ti in task_instances(api, server, "atlas__pg_events", run_id) if ti["task_id"] == "sync_stream"
         ]
@@ -303,3 +342,4 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
         assert fingerprint == source_after, f"warehouse {fingerprint} != source {source_after}"
         assert fingerprint[0] == fingerprint[1] == PG_ROWS + PG_NEW_ROWS
         assert len(killed) >= 2, "the worker had no pool/task processes to kill"
+    phase("all processes stopped")
