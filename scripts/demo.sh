@@ -15,12 +15,15 @@ export PATH="$BIN:$PATH"  # standalone starts its components as `airflow …` fr
 mkdir -p "$AIRFLOW_HOME"
 
 "$BIN/airflow" db migrate >/dev/null
+# Fix the admin password before Airflow starts, so the demo's REST connector (Airflow's own API) can log in.
+PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+[ -f "$PASSWORDS" ] || "$BIN/python" -c 'import json, secrets, sys; json.dump({"admin": secrets.token_urlsafe(12)}, open(sys.argv[1], "w"))' "$PASSWORDS"
 "$BIN/atlas" registry init
 "$BIN/atlas" demo setup
 
 # First run of each demo DAG as soon as it is parsed, so rows land without waiting for the cron.
 (
-  for dag in atlas__demo_shop atlas__demo_products; do
+  for dag in atlas__demo_shop atlas__demo_products atlas__demo_airflow_runs; do
     for _ in $(seq 1 60); do
       "$BIN/airflow" dags trigger "$dag" >/dev/null 2>&1 && { echo "demo: triggered $dag"; break; }
       sleep 5

@@ -6,6 +6,8 @@ the demo connectors that are missing.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -18,6 +20,28 @@ from atlas.registry import ConnectorRegistry
 from atlas.service import create_connector
 
 DEMO_CONN_ID = "atlas_demo_shop"
+DEMO_API_CONN_ID = "atlas_airflow_api"
+#: A real REST source on a bare machine: Airflow's own API (offset pages, JWT from /auth/token),
+#: syncing the DAG runs of this very demo, incremental on run_after.
+DEMO_REST_CONNECTOR = {
+    "source_type": "rest_api",
+    "source_name": "demo_airflow_runs",
+    "conn_id": DEMO_API_CONN_ID,
+    "description": "Demo: this Airflow's own DAG runs, read through its REST API (/api/v2), incremental.",
+    "schedule_cron": "*/10 * * * *",
+    "incremental": True,
+    "timestamp_column": "run_after",
+    "config": {
+        "endpoint": "/api/v2/dags/~/dagRuns",
+        "params": {"order_by": "run_after"},
+        "record_path": "dag_runs",
+        "primary_key": ["dag_id", "dag_run_id"],
+        "auth": {"type": "token_endpoint", "token_url": "/auth/token"},
+        "pagination": {"type": "offset", "page_size": 100, "total_path": "total_entries"},
+        "cursor_param": "run_after_gte",
+        "lookback_seconds": 86400,
+    },
+}
 DEMO_CONNECTORS = [
     {
         "source_type": "sqlite",
@@ -90,6 +114,12 @@ def _create_sample_database(path: str, rows: int = 2_000) -> None:
     conn.close()
 
 
+def _admin_password() -> str | None:
+    """The simple auth manager's admin password, which the demo script fixes before Airflow starts."""
+    path = settings.airflow_home() / "simple_auth_manager_passwords.json.generated"
+    return json.loads(path.read_text()).get("admin") if path.exists() else None
+
+
 def setup_demo(registry: ConnectorRegistry) -> Iterator[str]:
     """Create the sample database, its connection and the demo connectors; say what was done."""
     registry.upgrade()
@@ -104,7 +134,24 @@ def setup_demo(registry: ConnectorRegistry) -> Iterator[str]:
             )
         )
         yield f"created the Airflow connection {DEMO_CONN_ID}"
-    for body in DEMO_CONNECTORS:
+    connectors = list(DEMO_CONNECTORS)
+    admin_password = _admin_password()
+    if admin_password is not None:
+        if not connection_exists(DEMO_API_CONN_ID):
+            port = os.environ.get("AIRFLOW__API__PORT", "8080")
+            save_connection(
+                ConnectionDraft(
+                    conn_id=DEMO_API_CONN_ID,
+                    conn_type="http",
+                    host=f"http://localhost:{port}",
+                    login="admin",
+                    password=admin_password,
+                    description="Atlas demo: this Airflow's own REST API",
+                )
+            )
+            yield f"created the Airflow connection {DEMO_API_CONN_ID}"
+        connectors.append(DEMO_REST_CONNECTOR)
+    for body in connectors:
         try:
             registry.get_row(body["source_name"])
         except ConnectorNotFound:
