@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
+
 from atlas.destinations.base import Destination, LoadMode, LoadResult, TargetTable
 from atlas.destinations.postgres import PostgresDestination
 from atlas.destinations.sqlite import SqliteDestination, quote

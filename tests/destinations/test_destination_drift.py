@@ -6,11 +6,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from atlas.destinations.base import LoadMode, TargetTable
 from atlas.destinations.postgres import PostgresDestination
 from atlas.exceptions import DestinationError
 from atlas.schema import Column, ColumnType, Kind, TableSchema
-
 from tests.destinations.destination_helpers import query, rows_of
 
 INT32, INT64, TEXT = ColumnType(Kind.INT32), ColumnType(Kind.INT64), ColumnType(Kind.TEXT)

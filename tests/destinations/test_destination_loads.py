@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+
 from atlas.destinations import default_destination
 from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, TargetTable
 from atlas.destinations.postgres import PostgresDestination
@@ -13,7 +14,6 @@ from atlas.destinations.sqlite import SqliteDestination
 from atlas.exceptions import DestinationError
 from atlas.schema import Column, ColumnType, Kind, TableSchema
 from atlas.sources.base import CopyChunk
-
 from tests.destinations.destination_helpers import query, rows_of, table_sql
 
 SCHEMA = TableSchema(

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+
 from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode
 from atlas.destinations.postgres import pg_type
 from atlas.destinations.sqlite import sqlite_type
 from atlas.schema import Column, ColumnType, Kind, TableSchema
-
 from tests.destinations.destination_helpers import query, rows_of
 
 UUID = uuid.UUID("0b5e2a55-96a5-4b6c-8f0e-6b1f9d2c3a47")
