@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
@@ -211,3 +213,36 @@ def _leftovers(destination) -> list[str]:
     else:
         rows = query(destination, "SELECT name FROM sqlite_master WHERE name LIKE '\\_atlas\\_%' ESCAPE '\\'")
     return [r[0] for r in rows]
+
+
+def test_readers_waiting_on_the_swap_read_the_new_table(pg_destination):
+    """A full refresh waits for running readers; readers queued behind it then see the new rows, never none."""
+    target = _target(pg_destination)
+    pg_destination.load(target, SCHEMA, [[(1, "old")]], LoadMode.REPLACE)
+    db = pg_destination.database
+    with db.connect() as long_reader, db.connect() as late_reader:
+        long_reader.execute("BEGIN")
+        assert long_reader.execute("SELECT status FROM raw.shop__orders").fetchall() == [("old",)]
+        with ThreadPoolExecutor(2) as pool:
+            load = pool.submit(pg_destination.load, target, SCHEMA, [[(2, "new")]], LoadMode.REPLACE)
+            _wait_for_lock_wait(db, "DROP TABLE%")
+            late = pool.submit(lambda: late_reader.execute("SELECT id, status FROM raw.shop__orders").fetchall())
+            _wait_for_lock_wait(db, "SELECT id, status FROM raw.shop__orders")
+            assert not load.done() and not late.done()
+            long_reader.execute("COMMIT")
+            assert load.result(timeout=60).rows_written == 1
+            assert late.result(timeout=60) == [(2, "new")]
+
+
+def _wait_for_lock_wait(db, statement: str) -> None:
+    with db.connect() as conn:
+        for _ in range(1000):
+            waiting = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND query LIKE %s",
+                (statement,),
+            ).fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"nothing waited on a lock running {statement!r}")
