@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from atlas.destinations import default_destination
-from atlas.destinations.base import Destination, LoadMode
+from atlas.destinations.base import Destination, LoadMode, LoadResult
 from atlas.models import ConnectorSpec
 from atlas.registry import ConnectorRegistry
 from atlas.sources import build_source
@@ -137,8 +137,13 @@ def sync_stream(
                 mode,
                 f" from {lower_bound}" if lower_bound else "",
             )
-            batches = _with_progress(read.batches(), f"{spec.source_name}/{stream}", rows_read)
-            result = destination.load(target, read.schema, batches, mode)
+            if read.schema.columns:
+                batches = _with_progress(read.batches(), f"{spec.source_name}/{stream}", rows_read)
+                result = destination.load(target, read.schema, batches, mode)
+            else:
+                # Only a stream whose columns come from its records (REST) has none: it read nothing.
+                log.info("%s/%s: no records read; %s left as it is", spec.source_name, stream, target)
+                result = LoadResult(rows_written=0)
             upper_bound, bytes_read = read.upper_bound, read.bytes_read
         # The load committed: only now may the watermark move.
         after = _later(before, upper_bound)

@@ -510,3 +510,22 @@ def test_airflow_api_as_a_source_with_token_endpoint_auth(tmp_path, airflow_conn
     finally:
         server.stop()
         server.remove()
+
+
+def test_incremental_run_without_new_records(httpserver, conn_id, destination, registry, airflow_db):
+    from atlas.sync import sync_stream
+    from atlas.watermark import WatermarkStore
+
+    records = [{"id": 1, "name": "a", "updated_at": _at(1)}]
+    FakeApi(httpserver, records, "offset").install()
+    name = f"quiet_{secrets.token_hex(3)}"
+    spec = registry.add(incremental_spec(conn_id, source_name=name))
+
+    def sync():
+        return sync_stream(spec, "things", registry=registry, destination=destination, watermarks=WatermarkStore())
+
+    assert sync().rows_written == 1
+    records.clear()  # nothing new since the watermark
+    second = sync()
+    assert (second.rows_read, second.watermark_after) == (0, second.watermark_before)
+    assert rows_of(destination, destination.target(None, name, "things"), "id, name") == [(1, "a")]

@@ -170,18 +170,20 @@ class HttpClient:
             content_type = response.headers.get("Content-Type", "no Content-Type")
             html = "html" in content_type.lower() or response.content.lstrip()[:1] == b"<"
             got = "an HTML page" if html else f"invalid JSON ({exc})"
-            snippet = response.content[:_SNIPPET].decode("utf-8", "replace").strip()
             raise self.error(
                 f"{response.method} {self.redactor.url(response.url)}: expected a JSON body, got {got} "
-                f"(HTTP {response.status}, {content_type}): {self.redactor.text(snippet)!r}"
+                f"(HTTP {response.status}, {content_type}): {self._snippet(response)!r}"
             ) from None
 
     def _describe(self, response: HttpResponse) -> str:
-        snippet = response.content[:_SNIPPET].decode("utf-8", "replace").strip()
         return (
             f"{response.method} {self.redactor.url(response.url)} failed with HTTP {response.status}: "
-            f"{self.redactor.text(snippet)!r}"
+            f"{self._snippet(response)!r}"
         )
+
+    def _snippet(self, response: HttpResponse) -> str:
+        """The start of the body, for error messages (secrets masked by :meth:`error`)."""
+        return response.content[:_SNIPPET].decode("utf-8", "replace").strip()
 
     def _send(self, method, url, params, json, data, headers, auth) -> HttpResponse:
         for _ in range(_MAX_REDIRECTS + 1):
