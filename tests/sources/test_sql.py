@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import psutil
 import pytest
 
 from atlas.exceptions import SourceError
@@ -266,3 +267,23 @@ def test_errors_of_the_caller_inside_the_read_are_not_blamed_on_the_source(backe
     with pytest.raises(ZeroDivisionError), backend.source().read("events", ReadRequest()) as read:
         next(read.batches())
         raise ZeroDivisionError  # what a destination might raise: it must surface unchanged
+
+
+@pytest.mark.parametrize("copy_text", [False, True], ids=["tuples", "copy_text"])
+def test_memory_stays_bounded_by_the_batch_not_the_table(server_backend: Backend, copy_text: bool) -> None:
+    """~120 MB of rows read 1,000 at a time: the process grows by a batch, not by the table."""
+    backend = server_backend
+    series = "generate_series(1, 400000) AS g" if backend.source_type == "postgresql" else "seq_1_to_400000"
+    number = "g" if backend.source_type == "postgresql" else "seq"
+    backend.execute(f"CREATE TABLE wide AS SELECT {number} AS id, REPEAT('x', 300) AS payload FROM {series}")
+    source = backend.source({"table": "wide"})
+    with source.read("wide", ReadRequest(batch_size=10, copy_text=copy_text)) as read:
+        next(read.batches())  # drivers, hooks and caches warmed up
+    process, count = psutil.Process(), 0
+    with source.read("wide", ReadRequest(batch_size=1000, copy_text=copy_text)) as read:
+        baseline = peak = process.memory_info().rss
+        for batch in read.batches():
+            count += len(batch)
+            peak = max(peak, process.memory_info().rss)
+    assert count == 400_000
+    assert peak - baseline < 40 * 2**20, f"grew by {(peak - baseline) / 2**20:.0f} MiB"
