@@ -507,6 +507,14 @@ def test_airflow_api_as_a_source_with_token_endpoint_auth(tmp_path, airflow_conn
         keys = [row[schema.column_names.index("key")] for row in rows]
         assert keys == sorted(variables) and schema.primary_key == ("key",)
         assert server.passwords["admin"] not in repr(rows)
+
+        # The demo's connector as shipped: Airflow accepts its order_by and its run_after_gte watermark.
+        from atlas.demo import DEMO_REST_CONNECTOR
+
+        demo = parse_spec({**DEMO_REST_CONNECTOR, "conn_id": conn})
+        since = Watermark("run_after", "timestamp", datetime(2026, 1, 1, tzinfo=UTC))
+        with build_source(demo).read("dagruns", ReadRequest(cursor="run_after", lower_bound=since)) as read:
+            assert list(read.batches()) == [] and read.upper_bound is None  # no DAGs run on this server
     finally:
         server.stop()
         server.remove()
