@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from atlas import settings
+from tests.support.mysql_demo import load_mysql_demo
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
@@ -217,12 +218,9 @@ def test_mysql_demo_seeds_the_database_its_connection_names():
 
 def test_mysql_seed_loads_into_a_real_server(mysql_database):
     """The seed is plain SQL that MySQL 8 and MariaDB both run: load it into a throw-away database."""
+    load_mysql_demo(mysql_database)
     conn = mysql_database.connect()
     cur = conn.cursor()
-    for statement in (REPO / "docker" / "mysql" / "seed.sql").read_text().split(";\n"):
-        body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
-        if body:
-            cur.execute(body)
     cur.execute("SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM orders")
     assert cur.fetchone() == (10_000, 1_000)
     cur.execute("SELECT COUNT(*) FROM customers")

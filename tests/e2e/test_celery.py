@@ -32,6 +32,7 @@ import redis
 import requests
 
 from tests.support.airflow_server import VENV_BIN, AirflowServer, start_airflow
+from tests.support.mysql_demo import load_mysql_demo
 
 if TYPE_CHECKING:
     from tests.conftest import Database
@@ -112,17 +113,6 @@ def add_pg_rows(conn, first: int, last: int, day: str) -> None:
         " %s::timestamptz + g * interval '1 millisecond' FROM generate_series(%s::bigint, %s::bigint) g",
         (day, first, last),
     )
-
-
-def load_mysql_demo(db: Database) -> None:
-    """docker/mysql/seed.sql, statement by statement (the client runs one at a time)."""
-    conn = db.connect()
-    cur = conn.cursor()
-    for statement in (REPO / "docker" / "mysql" / "seed.sql").read_text().split(";\n"):
-        body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
-        if body:
-            cur.execute(body)
-    conn.close()
 
 
 # ------------------------------------------------------------------------------------- comparisons
