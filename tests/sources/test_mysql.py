@@ -231,3 +231,16 @@ def test_zero_dates_read_as_null(mysql: Backend) -> None:
         (1, None, None, None),
         (2, date(2026, 2, 3), datetime(2026, 2, 3, 4, 5, 6, 700000), None),
     ]
+
+
+def test_cursors_read_through_an_expression_compare_as_read(mysql: Backend) -> None:
+    mysql.execute(
+        "CREATE TABLE flags (id BIGINT UNSIGNED PRIMARY KEY, version BIT(16))",
+        "INSERT INTO flags VALUES (18446744073709551614, b'1'), (18446744073709551615, b'100000000')",
+    )
+    source = mysql.source({"table": "flags"})
+    batches, upper, _ = read_all(source, "flags", cursor="version", lower_bound=Watermark.of("version", 2))
+    assert [r for b in batches for r in b] == [(Decimal("18446744073709551615"), 256)]
+    assert upper == Watermark("version", "integer", 256)
+    _, upper, _ = read_all(source, "flags", cursor="id")
+    assert upper == Watermark("id", "integer", 18446744073709551615)

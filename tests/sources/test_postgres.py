@@ -214,3 +214,14 @@ def test_a_copy_abandoned_mid_stream_ends_cleanly(pg: Backend) -> None:
     with source.read("events", ReadRequest(batch_size=100, copy_text=True)) as read:
         assert len(next(read.batches())) == 100
     assert sum(map(len, read_all(source, "events", copy_text=True)[0])) == 50000
+
+
+def test_a_money_cursor_compares_as_numeric(pg: Backend) -> None:
+    pg.execute(
+        "CREATE TABLE ledger (id int PRIMARY KEY, balance money)",
+        "INSERT INTO ledger VALUES (1, 10.25), (2, 1000.50)",
+    )
+    since = Watermark("balance", "decimal", Decimal("10.26"))
+    batches, upper, _ = read_all(pg.source({"table": "ledger"}), "ledger", cursor="balance", lower_bound=since)
+    assert [r for b in batches for r in b] == [(2, Decimal("1000.50"))]
+    assert upper == Watermark("balance", "decimal", Decimal("1000.50"))

@@ -427,7 +427,8 @@ class SqlStreamRead:
         """Take the snapshot's max(cursor) and restrict the read to ``[lower_bound, max]``."""
         source = self._source
         cursor = source.cursor_column(described, request.cursor)
-        column = source._cursor_expression(source.quoted(cursor.name), cursor)
+        # Compared as it is read (e.g. MySQL BIT as a number), so the bound matches the values.
+        column = source._cursor_expression(cursor.select.format(source.quoted(cursor.name)), cursor)
         param = source._cursor_expression(source.placeholder, cursor)
         where, params = "", ()
         if request.lower_bound is not None:
