@@ -87,3 +87,15 @@ def test_unreachable_registry_raises_clear_error():
     registry = ConnectorRegistry(make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nothing"))
     with pytest.raises(RegistryUnavailable, match="not reachable"):
         registry.raw_rows()
+
+
+def test_a_retry_marks_the_dead_try_of_the_same_dag_run_failed(registry):
+    spec = registry.add(SPEC)
+    killed = registry.start_run(spec, "users", dag_run_id="manual__1", try_number=1)
+    other_run = registry.start_run(spec, "users", dag_run_id="manual__0", try_number=1)
+    other_stream = registry.start_run(spec, "orders", dag_run_id="manual__1", try_number=1)
+    registry.start_run(spec, "users", dag_run_id="manual__1", try_number=2)
+    runs = {r["run_id"]: r for r in registry.history("shop")[0]}
+    assert runs[killed]["status"] == "failed"
+    assert "abandoned" in runs[killed]["error"]
+    assert runs[other_run]["status"] == runs[other_stream]["status"] == "running"

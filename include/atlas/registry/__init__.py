@@ -205,16 +205,36 @@ class ConnectorRegistry:
 
     # --------------------------------------------------------------------------------- sync runs
     def start_run(self, spec: ConnectorSpec, stream: str, **fields: Any) -> int:
+        """Record a run as started. An earlier try of the same DAG run still marked running has died
+        without recording its end (Airflow retries only after a try ended): it is marked failed."""
+        connector_id = spec.connector_id or spec.source_name
+        now = utcnow()
         with self._begin() as conn:
+            if fields.get("dag_run_id"):
+                conn.execute(
+                    sync_runs.update()
+                    .where(
+                        sync_runs.c.connector_id == connector_id,
+                        sync_runs.c.stream == stream,
+                        sync_runs.c.dag_run_id == fields["dag_run_id"],
+                        sync_runs.c.status == "running",
+                    )
+                    .values(
+                        status="failed",
+                        finished_at=now,
+                        error="abandoned: the process running this try ended without recording a result "
+                        "(killed or lost); Airflow retried it",
+                    )
+                )
             result = conn.execute(
                 sync_runs.insert().values(
-                    connector_id=spec.connector_id or spec.source_name,
+                    connector_id=connector_id,
                     source_name=spec.source_name,
                     stream=stream,
                     status="running",
                     rows_read=0,
                     rows_written=0,
-                    started_at=utcnow(),
+                    started_at=now,
                     **fields,
                 )
             )

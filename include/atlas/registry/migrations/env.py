@@ -1,6 +1,7 @@
-"""Alembic environment: always driven programmatically by :func:`atlas.registry.migrate.upgrade`."""
+"""Alembic environment: always driven programmatically by :meth:`atlas.registry.ConnectorRegistry.upgrade`."""
 
 from alembic import context
+
 from atlas.registry.tables import metadata
 
 connection = context.config.attributes["connection"]
