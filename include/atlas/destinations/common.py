@@ -2,19 +2,21 @@
 
 Each destination maps :class:`~atlas.schema.ColumnType` onto its own SQL types and reads the types of
 an existing table back from its catalog; deciding what a source change means for the target (add a
-column, widen one, keep a wider one, or refuse) is the same everywhere and lives here.
+column, widen one, keep a wider one, or refuse) is the same everywhere and lives here. So does the
+rule for a null-only source column (every value read was null, so its type is unknown): a target that
+already has the column keeps its type.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from atlas.destinations.base import TargetTable
 from atlas.exceptions import DestinationError
 from atlas.models import check_identifier
-from atlas.schema import Column, ColumnType, TableSchema
+from atlas.schema import NULL_ONLY_SOURCE_TYPE, Column, ColumnType, TableSchema
 
 #: Schema of targets whose ``target_table`` names none.
 DEFAULT_SCHEMA = "raw"
@@ -66,13 +68,16 @@ def plan_changes(
     A column the target lacks is added. A type that differs is widened when the target's type widens
     losslessly to the source's (int -> bigint), kept when the target's is already the wider one (the
     source narrowed: nothing is lost), and refused otherwise with an error naming table, column and
-    both types. Target columns the source no longer has are kept (NULL in new rows).
+    both types. Target columns the source no longer has are kept (NULL in new rows). A null-only source
+    column (:func:`is_null_only`) fits whatever type the target's column has: it is left as it is.
     """
     added, widened = [], []
     for col in source.columns:
         current = existing.get(col.name)
         if current is None:
             added.append(col)
+            continue
+        if is_null_only(col):
             continue
         wanted = sql_type(col.type)
         if current == wanted:
@@ -89,6 +94,31 @@ def plan_changes(
                 "change the column back in the source, or run a full refresh to rebuild the table"
             )
     return SchemaChanges(tuple(added), tuple(widened))
+
+
+def is_null_only(col: Column) -> bool:
+    """True for a column whose every value read was null (its type, declared as text, is a guess)."""
+    return col.type.source_type == NULL_ONLY_SOURCE_TYPE
+
+
+def keep_existing_types(
+    source: TableSchema, existing: Mapping[str, str], column_type: Callable[[str], ColumnType | None]
+) -> TableSchema:
+    """``source`` with each null-only column the target already has typed as the target's column.
+
+    Tables a load builds from the source's columns (a full refresh's new table) then keep the type the
+    column had, instead of turning, say, a timestamptz into text because one run saw only nulls. The
+    type keeps ``source_type`` null-only, so :func:`plan_changes` still leaves the column alone. A
+    catalog type Atlas does not map (``column_type`` returns None) leaves the column as it is.
+    """
+    columns = []
+    for col in source.columns:
+        current = existing.get(col.name)
+        kept = column_type(current) if current is not None and is_null_only(col) else None
+        if kept is not None:
+            col = replace(col, type=replace(kept, source_type=NULL_ONLY_SOURCE_TYPE))
+        columns.append(col)
+    return replace(source, columns=tuple(columns))
 
 
 def check_primary_key(target: TargetTable, existing: tuple[str, ...], source: TableSchema) -> None:

@@ -2,7 +2,7 @@
 
 Every load is one transaction on one connection (from ``PostgresHook``):
 
-* **merge** (incremental, primary key): COPY into a TEMP staging table, then one
+* **merge** (incremental, primary key): COPY into a TEMP staging table typed like the target, then one
   ``INSERT … SELECT DISTINCT ON (pk) … ON CONFLICT (pk) DO UPDATE`` (staging deduplicated by key,
   the last row read wins);
 * **append** (incremental, no key): COPY straight into the target;
@@ -13,6 +13,10 @@ Every load is one transaction on one connection (from ``PostgresHook``):
 
 :class:`~atlas.sources.base.CopyChunk` batches (COPY text from a PostgreSQL source) are written to
 COPY as they are: no value is decoded or re-encoded on the way.
+
+A null-only source column (every value read was null, e.g. a REST field) keeps the type the target's
+column already has, in every mode: no drift error, no ``ALTER``, and a full refresh rebuilds it with
+that type rather than as text.
 """
 
 from __future__ import annotations
@@ -28,7 +32,13 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
-from atlas.destinations.common import SchemaChanges, check_primary_key, plan_changes, split_target
+from atlas.destinations.common import (
+    SchemaChanges,
+    check_primary_key,
+    keep_existing_types,
+    plan_changes,
+    split_target,
+)
 from atlas.exceptions import DestinationError
 from atlas.schema import ColumnType, Kind, TableSchema
 from atlas.sources.base import Batch, CopyChunk
@@ -121,11 +131,11 @@ class _Load:
     def __init__(self, conn: psycopg.Connection, target: TargetTable, schema: TableSchema):
         self.conn = conn
         self.target = target
-        self.schema = schema
+        self.schema = keep_existing_types(schema, self.existing_columns(target), column_type)
         self.table = sql.Identifier(target.schema, target.name)
         self.columns = sql.SQL(", ").join(map(sql.Identifier, schema.column_names))
         self.key = sql.SQL(", ").join(map(sql.Identifier, schema.primary_key))
-        self._json_positions = [i for i, c in enumerate(schema.columns) if c.type.kind == Kind.JSON]
+        self._json_positions = [i for i, c in enumerate(self.schema.columns) if c.type.kind == Kind.JSON]
 
     def execute(self, statement: sql.Composable, params: tuple = ()) -> psycopg.Cursor:
         return self.conn.execute(statement, params)
@@ -182,27 +192,16 @@ class _Load:
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
             pass
 
-    def create_table(self, table: TargetTable, *, temporary: bool = False, primary_key: bool = True) -> None:
+    def create_table(self, table: TargetTable, *, primary_key: bool = True) -> None:
         columns = [
             sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(pg_type(c.type))) for c in self.schema.columns
         ]
-        if not temporary:
-            # now() is the transaction's start: one load time for every row of the load.
-            columns.append(sql.SQL("{} timestamptz NOT NULL DEFAULT now()").format(sql.Identifier(SYNCED_AT_COLUMN)))
+        # now() is the transaction's start: one load time for every row of the load.
+        columns.append(sql.SQL("{} timestamptz NOT NULL DEFAULT now()").format(sql.Identifier(SYNCED_AT_COLUMN)))
         if primary_key and self.schema.primary_key:
             columns.append(sql.SQL("PRIMARY KEY ({})").format(self.key))
-        if temporary:
-            self.execute(
-                sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
-                    sql.Identifier(table.name), sql.SQL(", ").join(columns)
-                )
-            )
-        else:
-            self.execute(
-                sql.SQL("CREATE TABLE {} ({})").format(
-                    sql.Identifier(table.schema, table.name), sql.SQL(", ").join(columns)
-                )
-            )
+        name = sql.Identifier(table.schema, table.name)
+        self.execute(sql.SQL("CREATE TABLE {} ({})").format(name, sql.SQL(", ").join(columns)))
 
     def reconcile(self, existing: dict[str, str]) -> None:
         """Add new source columns and widen grown types on the existing target (drift)."""
@@ -269,9 +268,15 @@ class _Load:
             check_primary_key(self.target, self.existing_primary_key(self.target), self.schema)
         else:
             self.create_table(self.target)
-        stage = TargetTable(None, "_atlas_stage")
-        self.create_table(stage, temporary=True, primary_key=False)
-        self.copy(sql.Identifier(stage.name), batches)
+        stage = sql.Identifier("_atlas_stage")
+        # Staged with the target's own column types (after reconcile() every source column fits them), so
+        # the upsert needs no cast: a null-only column staged as text could not go into a timestamptz.
+        self.execute(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                stage, self.columns, self.table
+            )
+        )
+        self.copy(stage, batches)
         updates = [
             sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
             for name in (*self.schema.column_names, SYNCED_AT_COLUMN)
@@ -286,7 +291,7 @@ class _Load:
             columns=self.columns,
             synced=sql.Identifier(SYNCED_AT_COLUMN),
             key=self.key,
-            stage=sql.Identifier(stage.name),
+            stage=stage,
             updates=sql.SQL(", ").join(updates),
         )
         # A table read in one snapshot cannot repeat a key, so first try without sorting the staging

@@ -11,6 +11,8 @@ value is text (a ``NUMERIC`` affinity would turn ``'1.10'`` into the float ``1.1
 A load is one ``BEGIN IMMEDIATE`` transaction: ``executemany`` of ``INSERT … ON CONFLICT (pk) DO
 UPDATE`` (last row wins). A full refresh fills a new table and renames it over the old one in the same
 transaction; a type widening rebuilds the table the same way (SQLite cannot alter a column's type).
+A null-only source column (every value read was null) keeps the declared type the target's column
+already has, in every mode, full refresh included.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
-from atlas.destinations.common import check_primary_key, plan_changes, split_target
+from atlas.destinations.common import check_primary_key, keep_existing_types, plan_changes, split_target
 from atlas.exceptions import DestinationError
 from atlas.schema import Column, ColumnType, Kind, TableSchema
 from atlas.sources.base import Batch, CopyChunk
@@ -168,7 +170,7 @@ class _Load:
     def __init__(self, conn: sqlite3.Connection, target: TargetTable, schema: TableSchema):
         self.conn = conn
         self.target = target
-        self.schema = schema
+        self.schema = keep_existing_types(schema, self.existing_columns(target.name), column_type)
         self.synced_at = datetime.now(UTC).isoformat(timespec=_MICROSECONDS)
 
     def run(self, batches: Iterable[Batch], mode: LoadMode) -> int:
