@@ -304,11 +304,14 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
 
         # ---- 2. new and changed source rows; the worker dies while syncing them
         with pg_source.connect() as conn:
+            (watermark,) = conn.execute("SELECT max(updated_at) FROM events").fetchone()
             add_pg_rows(conn, PG_ROWS + 1, PG_ROWS + PG_NEW_ROWS, "2026-02-01")
             conn.execute(
                 "UPDATE events SET payload = 'changed ' || id, updated_at = '2026-03-01' WHERE id <= %s",
                 (PG_UPDATED_ROWS,),
             )
+            # what an incremental run reads: the lower bound is inclusive (ties at the watermark)
+            (to_read,) = conn.execute("SELECT count(*) FROM events WHERE updated_at >= %s", (watermark,)).fetchone()
         source_after = pg_fingerprint(pg_source, "events")
         phase("warehouse checked; source changed")
         run_id = trigger(api, server, "atlas__pg_events")
@@ -333,5 +336,18 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
         fingerprint = pg_fingerprint(warehouse, "raw.pg_events__events")
         assert fingerprint == source_after, f"warehouse {fingerprint} != source {source_after}"
         assert fingerprint[0] == fingerprint[1] == PG_ROWS + PG_NEW_ROWS
+        # The registry's record of the run: the killed try is marked abandoned by the retry, which
+        # re-read everything above the unchanged watermark (the new and the changed rows).
+        with registry.connect() as conn:
+            tries = conn.execute(
+                "SELECT try_number, status, error, rows_read, watermark_before::text FROM pipeline.sync_runs"
+                " WHERE dag_run_id = %s ORDER BY try_number",
+                (run_id,),
+            ).fetchall()
+        *dead, last = tries
+        assert dead and all(t[1] == "failed" for t in dead), tries
+        assert any("abandoned" in (t[2] or "") for t in dead), tries
+        assert last[1:4] == ("success", None, to_read), tries
+        assert {t[4] for t in tries} == {last[4]}, "the watermark moved although the killed try committed nothing"
         assert len(killed) >= 2, "the worker had no pool/task processes to kill"
     phase("all processes stopped")
