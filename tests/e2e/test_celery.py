@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 import requests
+from psycopg import sql
 
 from tests.support.airflow_server import VENV_BIN, AirflowServer, start_airflow
 from tests.support.mysql_demo import load_mysql_demo
@@ -116,13 +117,14 @@ def add_pg_rows(conn, first: int, last: int, day: str) -> None:
 
 
 # ------------------------------------------------------------------------------------- comparisons
-def pg_fingerprint(db: Database, table: str) -> tuple[int, int, str]:
-    """(rows, distinct ids, md5 of every row in id order) of a PostgreSQL table."""
+def pg_fingerprint(db: Database, *table: str) -> tuple[int, int, str]:
+    """(rows, distinct ids, md5 of every row in id order) of a PostgreSQL table (``schema, name`` or ``name``)."""
+    query = sql.SQL(
+        "SELECT count(*), count(DISTINCT id), md5(string_agg(format('%s|%s|%s|%s', id, payload, amount,"
+        " updated_at), ',' ORDER BY id)) FROM {}"
+    ).format(sql.Identifier(*table))
     with db.connect() as conn:
-        return conn.execute(
-            f"SELECT count(*), count(DISTINCT id), md5(string_agg(format('%s|%s|%s|%s', id, payload, amount,"
-            f" updated_at), ',' ORDER BY id)) FROM {table}"  # table: constants of this module
-        ).fetchone()
+        return conn.execute(query).fetchone()
 
 
 def copy_in_progress(db: Database) -> bool:
@@ -148,16 +150,22 @@ def _normalized(row: tuple) -> tuple:
     return tuple(_as_utc(value) for value in row)
 
 
-def mysql_rows(db: Database, query: str) -> list[tuple]:
+def mysql_rows(db: Database, table: str, columns: tuple[str, ...]) -> list[tuple]:
+    def quote(name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
     conn = db.connect()
     cur = conn.cursor()
-    cur.execute(query)
+    cur.execute(f"SELECT {', '.join(map(quote, columns))} FROM {quote(table)} ORDER BY {quote(columns[0])}")
     rows = [_normalized(r) for r in cur.fetchall()]
     conn.close()
     return rows
 
 
-def warehouse_rows(db: Database, query: str) -> list[tuple]:
+def warehouse_rows(db: Database, schema: str, table: str, columns: tuple[str, ...]) -> list[tuple]:
+    query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema, table), sql.Identifier(columns[0])
+    )
     with db.connect() as conn:
         return [_normalized(r) for r in conn.execute(query).fetchall()]
 
@@ -292,15 +300,15 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
                 assert ti["queue"] == (HEAVY_QUEUE if pg else "default"), ti
                 assert ti["pool"] == (PG_POOL if pg else "default_pool"), ti
 
-        assert pg_fingerprint(warehouse, "raw.pg_events__events") == pg_fingerprint(pg_source, "events")
+        assert pg_fingerprint(warehouse, "raw", "pg_events__events") == pg_fingerprint(pg_source, "events")
         for table, columns in (
-            ("customers", "id, name, email, country, updated_at"),
-            ("orders", "id, customer_id, amount, status, note, created_at, updated_at"),
+            ("customers", ("id", "name", "email", "country", "updated_at")),
+            ("orders", ("id", "customer_id", "amount", "status", "note", "created_at", "updated_at")),
         ):
-            source = mysql_rows(mysql_source, f"SELECT {columns} FROM {table} ORDER BY id")
-            target = warehouse_rows(warehouse, f"SELECT {columns} FROM raw.mysql_shop__{table} ORDER BY id")
+            source = mysql_rows(mysql_source, table, columns)
+            target = warehouse_rows(warehouse, "raw", f"mysql_shop__{table}", columns)
             assert len(source) == len(target) > 0 and source == target, f"{table} differs from the source"
-        assert pg_fingerprint(warehouse, "raw.pg_events__events")[0] == PG_ROWS
+        assert pg_fingerprint(warehouse, "raw", "pg_events__events")[0] == PG_ROWS
 
         # ---- 2. new and changed source rows; the worker dies while syncing them
         with pg_source.connect() as conn:
@@ -320,7 +328,7 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
         wait_for(lambda: copy_in_progress(warehouse), "the first attempt's rows to stream in", server, every=0.2)
         killed = server.kill("worker-1")
         phase(f"worker-1 killed mid-sync ({len(killed)} processes)")
-        assert pg_fingerprint(warehouse, "raw.pg_events__events")[0] == PG_ROWS, (
+        assert pg_fingerprint(warehouse, "raw", "pg_events__events")[0] == PG_ROWS, (
             "the sync committed before the worker was killed: make PG_NEW_ROWS bigger"
         )
 
@@ -333,7 +341,7 @@ def test_connectors_sync_on_celery_workers_and_a_killed_worker_converges(make_da
         ]
         assert sync["try_number"] >= 2, sync
         assert ran_on(server, "worker-2", sync), "the retry did not run on the new worker"
-        fingerprint = pg_fingerprint(warehouse, "raw.pg_events__events")
+        fingerprint = pg_fingerprint(warehouse, "raw", "pg_events__events")
         assert fingerprint == source_after, f"warehouse {fingerprint} != source {source_after}"
         assert fingerprint[0] == fingerprint[1] == PG_ROWS + PG_NEW_ROWS
         # The registry's record of the run: the killed try is marked abandoned by the retry, which
