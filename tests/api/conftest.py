@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.conftest import Database, _create_database, _drop_database
 from tests.support.airflow_server import AirflowServer, start_airflow
 from tests.support.api_client import ApiClient
 
@@ -15,9 +16,22 @@ USERS = {"admin": "admin", "viewer": "viewer", "editor": "user", "operator": "op
 
 
 @pytest.fixture(scope="session")
-def airflow_server() -> Iterator[AirflowServer]:
-    # ATLAS_TEST_PARSE_INTERVAL=30 reproduces Airflow's default parse interval (see docs/api.md).
-    server = start_airflow(users=USERS, parse_interval_seconds=int(os.environ.get("ATLAS_TEST_PARSE_INTERVAL", "2")))
+def airflow_metadata_db() -> Iterator[Database]:
+    """Airflow's metadata DB on the real PostgreSQL: SQLite's single writer stalls task starts for tens of
+    seconds when the scheduler, the dag-processor and the API server all write on a loaded machine."""
+    db = _create_database("postgres")
+    yield db
+    _drop_database(db)
+
+
+@pytest.fixture(scope="session")
+def airflow_server(airflow_metadata_db: Database) -> Iterator[AirflowServer]:
+    server = start_airflow(
+        users=USERS,
+        sql_alchemy_conn=airflow_metadata_db.sqlalchemy_url,
+        # ATLAS_TEST_PARSE_INTERVAL=30 reproduces Airflow's default parse interval (see docs/api.md).
+        parse_interval_seconds=int(os.environ.get("ATLAS_TEST_PARSE_INTERVAL", "2")),
+    )
     try:
         server.run("atlas", "registry", "init")
         yield server

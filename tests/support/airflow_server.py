@@ -298,6 +298,11 @@ def server_env(
         AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
         AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
         AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
+        # Other Airflows run on this machine at the same time: no fixed ports (8793/8794 by default).
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+        # A loaded 2-core test machine answers the execution API slower than Airflow's 5 s default.
+        AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="30",
         AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY=str(home / "logs" / "dag_processor"),
         PYTHONUNBUFFERED="1",
     )
