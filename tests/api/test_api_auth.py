@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api_client import new_secret
+from tests.support.api_client import inline_body, new_secret
 
 pytestmark = pytest.mark.airflow_server
 
@@ -26,18 +26,16 @@ ENDPOINTS = [
 @pytest.fixture(scope="module")
 def connector(admin) -> str:
     """A connector owned by admin, with inline credentials (so an Airflow Connection exists)."""
-    body = {
-        "source_type": "postgresql",
-        "source_name": "auth_probe",
-        "config": {
-            "host": "127.0.0.1",
-            "port": 5432,
-            "database": "postgres",
-            "username": "postgres",
-            "password": new_secret("auth-probe-pw"),
-        },
-        "table": "public.nothing",
-    }
+    body = inline_body(
+        "postgresql",
+        "auth_probe",
+        table="public.nothing",
+        host="127.0.0.1",
+        port=5432,
+        database="postgres",
+        username="postgres",
+        password=new_secret("auth-probe-pw"),
+    )
     resp = admin.post("/connectors/", json=body)
     assert resp.status_code == 201, resp.text
     return resp.json()["connector_id"]
@@ -89,18 +87,16 @@ def test_viewer_reads_but_cannot_change(client_for, connector) -> None:
 def test_writing_credentials_needs_connection_access(client_for, admin) -> None:
     """Role 'user' may edit DAGs but not connections: inline credentials are refused, conn_id is not."""
     editor = client_for("editor")
-    inline = {
-        "source_type": "mysql",
-        "source_name": "editor_inline",
-        "config": {
-            "host": "127.0.0.1",
-            "port": 3306,
-            "database": "mysql",
-            "username": "root",
-            "password": new_secret("editor-pw"),
-        },
-        "table": "user",
-    }
+    inline = inline_body(
+        "mysql",
+        "editor_inline",
+        table="user",
+        host="127.0.0.1",
+        port=3306,
+        database="mysql",
+        username="root",
+        password=new_secret("editor-pw"),
+    )
     resp = editor.post("/connectors/", json=inline)
     assert resp.status_code == 403, resp.text
     assert "connection" in resp.json()["detail"]

@@ -20,45 +20,14 @@ from werkzeug import Request, Response
 
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, PG_HOST, PG_PORT
 from tests.support.api_client import new_secret
+from tests.test_intake import SEED_POSTGRES, SEED_REST  # the seed's bodies, verbatim
 
 pytestmark = pytest.mark.airflow_server
 
-# The seed's "Create a PostgreSQL Connector" body (README_WEEK4.md), verbatim.
-SEED_POSTGRES = {
-    "source_type": "postgresql",
-    "source_name": "my_database",
-    "config": {
-        "source_type": "postgresql",
-        "source_name": "my_database",
-        "host": "localhost",
-        "port": 5432,
-        "database": "mydb",
-        "username": "user",
-        "password": "password",
-    },
-    "schedule_cron": "0 * * * *",
-    "enabled": True,
-    "incremental": True,
-    "timestamp_column": "updated_at",
-    "table": "users",
-}
 # The seed's MySQL example ("Connector Types"), verbatim: it has no name and no table.
 SEED_MYSQL = {
     "source_type": "mysql",
     "config": {"host": "localhost", "port": 3306, "database": "mydb", "username": "user", "password": "password"},
-}
-# The seed's "Workflow 2: Daily API Data Pull" body, verbatim.
-SEED_REST = {
-    "source_type": "rest_api",
-    "source_name": "github_repos",
-    "config": {
-        "base_url": "https://api.github.com",
-        "auth_type": "bearer",
-        "auth_token": "ghp_token",
-        "additional_params": {"pagination_type": "cursor", "page_size": 100},
-    },
-    "schedule_cron": "0 0 * * *",
-    "query": "/search/repositories?q=python",
 }
 
 
@@ -67,6 +36,11 @@ def seed_body(body: dict, **config) -> dict:
     out = copy.deepcopy(body)
     out["config"].update(config)
     return out
+
+
+def by_reference(name: str, **fields) -> dict:
+    """A connector using an existing (here: absent) Airflow Connection; enough for API-only checks."""
+    return {"source_type": "postgresql", "source_name": name, "conn_id": "atlas_nowhere", "table": "t", **fields}
 
 
 def unique(name: str) -> str:
@@ -321,7 +295,7 @@ def test_seed_rest_body_against_local_api(admin, rest_api) -> None:
 
 def test_sync_before_the_dag_is_parsed_is_409(admin) -> None:
     name = unique("fresh")
-    body = {"source_type": "postgresql", "source_name": name, "conn_id": "atlas_nowhere", "table": "t"}
+    body = by_reference(name)
     assert admin.post("/connectors/", json=body).status_code == 201
     resp = admin.post(f"/connectors/{name}/sync")  # a parse takes longer than this round trip
     assert resp.status_code == 409, resp.text
@@ -331,7 +305,7 @@ def test_sync_before_the_dag_is_parsed_is_409(admin) -> None:
 def test_history_shows_dag_runs_without_a_sync_row(admin, airflow_server, tokens) -> None:
     """A run queued on a paused DAG has no sync_runs row yet: history shows it from Airflow's DagRun table."""
     name = unique("paused")
-    body = {"source_type": "postgresql", "source_name": name, "conn_id": "atlas_nowhere", "table": "t"}
+    body = by_reference(name)
     assert admin.post("/connectors/", json=body).status_code == 201
     airflow_server.wait_for_dag(f"atlas__{name}", token=tokens["admin"])
     resp = admin.post(f"/connectors/{name}/sync", json={"since": "2026-01-01T00:00:00Z"})
@@ -349,7 +323,7 @@ def test_history_shows_dag_runs_without_a_sync_row(admin, airflow_server, tokens
 
 def test_create_errors(admin) -> None:
     name = unique("dup")
-    body = {"source_type": "postgresql", "source_name": name, "conn_id": "atlas_nowhere", "table": "t"}
+    body = by_reference(name)
     assert admin.post("/connectors/", json=body).status_code == 201
     resp = admin.post("/connectors/", json=body)
     assert resp.status_code == 409 and name in resp.json()["detail"]
@@ -390,13 +364,7 @@ def test_create_errors(admin) -> None:
 
 def test_get_update_delete(admin, airflow_server) -> None:
     name = unique("crud")
-    body = {
-        "source_type": "postgresql",
-        "source_name": name,
-        "conn_id": "atlas_nowhere",
-        "table": "t",
-        "schedule_cron": "0 * * * *",
-    }
+    body = by_reference(name, schedule_cron="0 * * * *")
     connector_id = admin.post("/connectors/", json=body).json()["connector_id"]
 
     by_id, by_name = admin.get(f"/connectors/{connector_id}").json(), admin.get(f"/connectors/{name}").json()
@@ -450,7 +418,7 @@ def test_invalid_rows_are_listed_with_their_errors(admin, airflow_server) -> Non
     from atlas.registry.tables import connectors
 
     name, neighbour = unique("broken"), unique("fine")
-    body = {"source_type": "postgresql", "source_name": neighbour, "conn_id": "atlas_nowhere", "table": "t"}
+    body = by_reference(neighbour)
     assert admin.post("/connectors/", json=body).status_code == 201
     engine = make_engine(f"sqlite:///{airflow_server.home / 'atlas' / 'registry.db'}")
     with engine.begin() as conn:
@@ -492,13 +460,7 @@ def test_dags_follow_creates_and_updates_on_the_next_parse(admin, airflow_server
         name = unique("latency")
         dag_id = f"atlas__{name}"
         start = time.monotonic()
-        body = {
-            "source_type": "postgresql",
-            "source_name": name,
-            "conn_id": "atlas_nowhere",
-            "table": "t",
-            "schedule_cron": "0 * * * *",
-        }
+        body = by_reference(name, schedule_cron="0 * * * *")
         assert admin.post("/connectors/", json=body).status_code == 201
         airflow_server.wait_for_dag(dag_id, token=tokens["admin"])
         created.append(time.monotonic() - start)

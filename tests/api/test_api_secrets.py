@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tests.conftest import PG_HOST, PG_PORT
-from tests.support.api_client import SECRETS, TRANSCRIPT, new_secret
+from tests.support.api_client import SECRETS, TRANSCRIPT, inline_body, new_secret
 
 pytestmark = pytest.mark.airflow_server
 
@@ -20,18 +20,15 @@ pytestmark = pytest.mark.airflow_server
 def own_traffic(admin, client_for) -> None:
     """Secrets through create, read, list, update, test (failing), and every error path."""
     password = new_secret("leak-probe-pw")
-    body = {
-        "source_type": "postgresql",
-        "source_name": "leak_probe",
-        "config": {
-            "host": "127.0.0.1",
-            "port": 5432,
-            "database": "atlas_no_such_db",
-            "username": "postgres",
-            "password": password,
-        },
-        "table": "t",
-    }
+    body = inline_body(
+        "postgresql",
+        "leak_probe",
+        host="127.0.0.1",
+        port=5432,
+        database="atlas_no_such_db",
+        username="postgres",
+        password=password,
+    )
     assert admin.post("/connectors/", json=body).status_code == 201
     assert admin.post("/connectors/", json=body).status_code == 409
     assert admin.post("/connectors/", json=body | {"schedule_cron": "nope"}).status_code == 422

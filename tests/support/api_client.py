@@ -26,6 +26,11 @@ def new_secret(prefix: str) -> str:
     return value
 
 
+def inline_body(source_type: str, name: str, *, table: str = "t", **credentials) -> dict:
+    """A connector body in the seed's format: ``credentials`` (host, password, …) inline in ``config``."""
+    return {"source_type": source_type, "source_name": name, "config": credentials, "table": table}
+
+
 def _record(resp: requests.Response, *args, **kwargs) -> None:
     TRANSCRIPT.append((resp.request.method or "", resp.url, resp.status_code, resp.text))
 
