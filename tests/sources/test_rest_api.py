@@ -108,8 +108,9 @@ def test_rate_limit_holds_for_the_whole_run_across_pages_and_retries(httpserver:
     assert len(api.arrivals) == 7  # 5 full pages, the empty page, and the refused request
     gaps = [b - a for a, b in zip(api.arrivals, api.arrivals[1:], strict=False)]
     # 10/s: 100 ms apart, the retry after the 429 included. Arrival times seen by a server thread in
-    # this process jitter by a few ms (GIL hand-over), hence the margin on single gaps.
-    assert min(gaps) >= 0.07, gaps
+    # this process jitter (GIL hand-over, a loaded CI machine: 68 ms was seen), hence the wide margin
+    # on single gaps; without the limit they are ~2-10 ms apart. The span checks the rate itself.
+    assert min(gaps) >= 0.05, gaps
     assert api.arrivals[-1] - api.arrivals[0] >= 0.55  # 6 intervals of 0.1 s, less jitter
 
 
