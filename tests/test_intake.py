@@ -100,10 +100,19 @@ def test_bad_bodies_name_connector_and_field(body, field):
 
 
 def test_partial_update_merges_over_existing():
-    existing = parse_request(SEED_POSTGRES).spec
+    existing = parse_request(SEED_POSTGRES).spec.model_dump(by_alias=True, exclude_none=True)
     updated = parse_request({"schedule_cron": "*/5 * * * *", "config": {"batch_size": 500}}, existing=existing)
     assert updated.spec.schedule_cron == "*/5 * * * *"
     assert (updated.spec.config.batch_size, updated.spec.config.table) == (500, "users")
     assert updated.connection is None
     switched = parse_request({"config": {"table": None, "tables": ["a", "b"]}}, existing=existing)
     assert switched.spec.config.tables == ["a", "b"]
+
+
+def test_partial_update_of_rest_credentials_keeps_the_type_and_repairs_invalid_rows():
+    existing = parse_request(SEED_REST).spec.model_dump(by_alias=True, exclude_none=True)
+    updated = parse_request({"config": {"auth_token": "new-token"}}, existing=existing)
+    assert updated.spec.source_type == "rest_api"
+    assert (updated.connection.conn_id, updated.connection.password) == ("atlas_github_repos", "new-token")
+    broken = existing | {"schedule_cron": "61 * * * *"}
+    assert parse_request({"schedule_cron": "@hourly"}, existing=broken).spec.schedule_cron == "@hourly"

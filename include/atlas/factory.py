@@ -103,6 +103,8 @@ def build_connector_dag(spec: ConnectorSpec, warning: str | None = None) -> DAG:
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
+        # The row's `enabled` says whether it runs on schedule; a paused DAG would also queue manual runs.
+        is_paused_upon_creation=False,
         tags=["atlas", f"source:{spec.source_type}"],
         doc_md=render_doc(spec, warning),
         default_args=default_args,

@@ -130,29 +130,31 @@ def connection_draft(spec_data: dict[str, Any], inline: dict[str, Any], conn_id:
     )
 
 
-def parse_request(body: dict[str, Any], *, existing: ConnectorSpec | None = None) -> Intake:
-    """Validate a create (or, with ``existing``, a partial update) request.
+def parse_request(body: dict[str, Any], *, existing: dict[str, Any] | None = None) -> Intake:
+    """Validate a create request or, with ``existing`` (the stored spec data), a partial update.
 
-    An update merges the body over the existing spec: fields it leaves out keep their values.
+    An update merges the body over the existing definition: fields it leaves out keep their values,
+    the type included. The existing definition may itself be invalid: an update is how it is repaired.
     """
+    if existing is not None and isinstance(body, dict) and "source_type" not in body:
+        body = {"source_type": existing.get("source_type"), **body}
     data, inline = normalize(body)
     if existing is not None:
-        data = _deep_merge(existing.model_dump(mode="json", by_alias=True, exclude_none=True), data)
+        data = _deep_merge(existing, data)
     name = str(data.get("source_name") or "<unnamed>")
     if data.get("source_type") not in SOURCE_TYPES:
         return Intake(parse_spec(data), None)  # raises the error listing the valid types
 
-    connection = None
+    existing_conn_id = existing.get("conn_id") if existing else None
     if inline:
-        if body.get("conn_id") and body["conn_id"] != (existing.conn_id if existing else None):
+        if body.get("conn_id") and body["conn_id"] != existing_conn_id:
             raise ConnectorConfigError(
                 name, [("conn_id", "give either conn_id or inline credentials in config, not both")]
             )
-        conn_id = existing.conn_id if existing else f"{CONNECTION_ID_PREFIX}{name}"
+        conn_id = existing_conn_id or f"{CONNECTION_ID_PREFIX}{name}"
         data["conn_id"] = conn_id
         spec = parse_spec(data)  # validate the spec before anything is written
-        connection = connection_draft(data, inline, conn_id)
-        return Intake(spec, connection)
+        return Intake(spec, connection_draft(data, inline, conn_id))
     if not data.get("conn_id"):
         raise ConnectorConfigError(
             name,

@@ -6,21 +6,31 @@ credentials is saved before the row and removed again if the row cannot be writt
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from atlas.connections import delete_connection, get_connection, save_connection
-from atlas.intake import parse_request
+from atlas.connections import ConnectionDraft, delete_connection, get_connection, save_connection
+from atlas.exceptions import DuplicateConnector
+from atlas.intake import Intake, parse_request
 from atlas.models import ConnectorSpec
-from atlas.registry import ConnectorRegistry
+from atlas.registry import ConnectorRegistry, row_to_spec_data
 from atlas.schema import TableSchema
+from atlas.settings import CONNECTION_ID_PREFIX
 from atlas.sources import build_source
 from atlas.watermark import WatermarkStore
 
 MASK = "***"
 
 
-def create_connector(registry: ConnectorRegistry, body: dict[str, Any]) -> ConnectorSpec:
+def plan_create(registry: ConnectorRegistry, body: dict[str, Any]) -> Intake:
+    """Validate a create request, nothing written yet: what to authorize before :func:`apply_create`."""
     intake = parse_request(body)
+    if registry.exists(intake.spec.source_name):
+        raise DuplicateConnector(f"a connector named {intake.spec.source_name!r} already exists")
+    return intake
+
+
+def apply_create(registry: ConnectorRegistry, intake: Intake) -> ConnectorSpec:
     if intake.connection is not None:
         save_connection(intake.connection, replace=False)
     try:
@@ -31,21 +41,55 @@ def create_connector(registry: ConnectorRegistry, body: dict[str, Any]) -> Conne
         raise
 
 
-def update_connector(registry: ConnectorRegistry, key: str, body: dict[str, Any]) -> ConnectorSpec:
-    """Apply a partial (or full) update; fields the body leaves out keep their values."""
-    intake = parse_request(body, existing=registry.get(key))
+def create_connector(registry: ConnectorRegistry, body: dict[str, Any]) -> ConnectorSpec:
+    return apply_create(registry, plan_create(registry, body))
+
+
+def plan_update(registry: ConnectorRegistry, key: str, body: dict[str, Any]) -> Intake:
+    """Validate a partial (or full) update over the stored row, which may be invalid (this repairs it)."""
+    return parse_request(body, existing=row_to_spec_data(registry.get_row(key)))
+
+
+def apply_update(registry: ConnectorRegistry, key: str, intake: Intake) -> ConnectorSpec:
+    """Write an update; new inline credentials change only the connection fields they name."""
     if intake.connection is not None:
-        save_connection(intake.connection, replace=True)
+        save_connection(_over_existing_connection(intake.connection), replace=True)
     return registry.update(key, intake.spec)
 
 
+def update_connector(registry: ConnectorRegistry, key: str, body: dict[str, Any]) -> ConnectorSpec:
+    return apply_update(registry, key, plan_update(registry, key, body))
+
+
+def _over_existing_connection(draft: ConnectionDraft) -> ConnectionDraft:
+    """``draft`` with the fields it leaves empty taken from the connection it replaces."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        current = get_connection(draft.conn_id)
+    except AirflowNotFoundException:
+        return draft
+    kept = {
+        name: getattr(current, name)
+        for name in ("host", "port", "schema", "login", "password")
+        if getattr(draft, name) is None
+    }
+    if not draft.extra and current.extra:
+        kept["extra"] = current.extra_dejson
+    return replace(draft, **kept)
+
+
 def delete_connector(registry: ConnectorRegistry, key: str, *, purge: bool = False) -> dict[str, Any]:
-    """Remove the row; with ``purge`` also its Atlas-made connection and its watermarks."""
+    """Remove the row; with ``purge`` also its watermarks and the connection Atlas made for it.
+
+    A connection the connector merely names (not ``atlas_<source_name>``) may serve others: it stays.
+    """
     row = registry.remove(key)
     removed: dict[str, Any] = {"connector_id": row["connector_id"], "source_name": row["source_name"]}
     if purge:
         removed["watermarks_deleted"] = WatermarkStore().delete_all(row["source_name"])
-        removed["connection_deleted"] = delete_connection(row["conn_id"])
+        atlas_made = row["conn_id"] == f"{CONNECTION_ID_PREFIX}{row['source_name']}"
+        removed["connection_deleted"] = atlas_made and delete_connection(row["conn_id"])
     return removed
 
 

@@ -446,6 +446,9 @@ def test_invalid_rows_are_listed_with_their_errors(admin, airflow_server) -> Non
     for action in ("test", "sync"):
         resp = admin.post(f"/connectors/{name}/{action}")
         assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["schedule_cron"], action
+    repaired = admin.put(f"/connectors/{name}", json={"schedule_cron": "0 * * * *"})  # as the error DAG says
+    assert repaired.status_code == 200, repaired.text
+    assert admin.get(f"/connectors/{name}").json()["valid"] is True
     assert admin.delete(f"/connectors/{name}").status_code == 200
 
 

@@ -42,8 +42,6 @@ from atlas.api.schemas import (
     SyncStarted,
     TestResult,
 )
-from atlas.exceptions import ConnectorNotFound, DuplicateConnector
-from atlas.intake import parse_request
 from atlas.models import SOURCE_TYPES, spec_json_schema
 from atlas.registry import RegistryEntry, entry_from_row
 
@@ -174,16 +172,11 @@ def create_connector(
     session: SessionDep,
     user: Annotated[Any, Depends(requires_dags("edit"))],
 ) -> ConnectorDetail:
-    intake = parse_request(body)  # validates before anything is written: 422 names the fields
+    intake = service.plan_create(registry, body)  # validates, nothing written: 422 names the fields, 409
     authorize_dag(user, "edit", intake.spec.dag_id)
-    try:
-        registry.get_row(intake.spec.source_name)
-        raise DuplicateConnector(f"a connector named {intake.spec.source_name!r} already exists")
-    except ConnectorNotFound:
-        pass
     if intake.connection is not None:
         authorize_connection(user, "POST", intake.connection.conn_id)
-    spec = service.create_connector(registry, body)
+    spec = service.apply_create(registry, intake)
     return _detail(registry, session, entry_from_row(registry.get_row(spec.connector_id)))
 
 
@@ -214,15 +207,13 @@ def get_connector(access: ReadConnector, registry: RegistryDep, session: Session
 def update_connector(
     access: EditConnector, body: ConnectorBody, registry: RegistryDep, session: SessionDep
 ) -> ConnectorDetail:
-    existing = _valid_spec(access.entry)
-    # A partial body need not repeat the type, but intake needs it to tell credentials from settings.
-    body = {"source_type": existing.source_type, **body}
-    intake = parse_request(body, existing=existing)
-    if intake.spec.source_name != existing.source_name:
+    # The stored row may be invalid: an update is how it is repaired.
+    intake = service.plan_update(registry, access.connector_id, body)
+    if intake.spec.dag_id != dag_id_of(access.entry):
         authorize_dag(access.user, "edit", intake.spec.dag_id)
     if intake.connection is not None:
         authorize_connection(access.user, "PUT", intake.connection.conn_id)
-    spec = service.update_connector(registry, access.connector_id, body)
+    spec = service.apply_update(registry, access.connector_id, intake)
     return _detail(registry, session, entry_from_row(registry.get_row(spec.connector_id)))
 
 

@@ -163,6 +163,13 @@ class ConnectorRegistry:
             raise ConnectorNotFound(f"no connector with id or source_name {key!r}")
         return dict(row._mapping)
 
+    def exists(self, key: str) -> bool:
+        try:
+            self.get_row(key)
+        except ConnectorNotFound:
+            return False
+        return True
+
     def get_row(self, key: str) -> dict[str, Any]:
         with self._begin() as conn:
             return self._find(conn, key)
