@@ -526,18 +526,18 @@ class Bench:
                         f"{rss:.0f} MB (PSS {pss:.0f} MB)",
                         rss <= RSS_TARGET_MB,
                     )
-                by_scale = {
-                    r["extra"]["scale"]: r["peak_rss_mb"]
-                    for r in atlas_runs
-                    if r["extra"]["tool"] == "atlas_cli" and r["extra"]["mode"] == "full"
-                }
-                if len(by_scale) > 1:
-                    low, high = min(by_scale.values()), max(by_scale.values())
-                    shown = ", ".join(f"{s:,} rows: {v:.0f} MB" for s, v in sorted(by_scale.items()))
-                    # "Flat": the largest table needs at most 20 % (or 30 MB) more than the smallest.
-                    self.check(
-                        f"{source.label} Atlas RSS flat across table sizes", shown, high - low <= max(30.0, 0.2 * low)
-                    )
+            by_scale = {
+                r["extra"]["scale"]: r["peak_rss_mb"]
+                for r in atlas_runs
+                if r["extra"]["tool"] == "atlas_cli" and r["extra"]["mode"] == "full"
+            }
+            if len(by_scale) > 1:
+                low, high = min(by_scale.values()), max(by_scale.values())
+                shown = ", ".join(f"{s:,} rows: {v:.0f} MB" for s, v in sorted(by_scale.items()))
+                # "Flat": the largest table needs at most 20 % (or 30 MB) more than the smallest.
+                self.check(
+                    f"{source.label} Atlas RSS flat across table sizes", shown, high - low <= max(30.0, 0.2 * low)
+                )
             exact = [r for r in self.results if r["extra"]["source"] == key and "exact" in r["extra"]]
             inexact = [f"{r['extra']['tool']}/{r['extra']['mode']}" for r in exact if not r["extra"]["exact"]]
             atlas_inexact = [name for name in inexact if name.startswith("atlas")]
