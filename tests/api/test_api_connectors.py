@@ -308,6 +308,8 @@ def test_history_shows_dag_runs_without_a_sync_row(admin, airflow_server, tokens
     body = by_reference(name)
     assert admin.post("/connectors/", json=body).status_code == 201
     airflow_server.wait_for_dag(f"atlas__{name}", token=tokens["admin"])
+    # Atlas DAGs start unpaused; an operator pausing one is how a run comes to wait in the queue.
+    assert admin.patch(f"/api/v2/dags/atlas__{name}", json={"is_paused": True}).status_code == 200
     resp = admin.post(f"/connectors/{name}/sync", json={"since": "2026-01-01T00:00:00Z"})
     assert resp.status_code == 200, resp.text
     started = resp.json()
