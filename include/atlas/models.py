@@ -7,6 +7,7 @@ bodies people send (the seed's format, with inline credentials) are turned into 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,6 +52,7 @@ def _check_timezone(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # connectors share a handful of crons; parsing checks each row
 def validate_cron(expression: str) -> str:
     """Check a cron string the way Airflow will, before a DAG is built from it.
 

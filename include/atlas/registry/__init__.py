@@ -15,10 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Engine
 
 from atlas import settings
@@ -60,6 +56,14 @@ def make_engine(url: URL | str) -> Engine:
     engine = sa.create_engine(url, connect_args=_TIMEOUT_ARGS.get(url.get_backend_name(), {}), pool_pre_ping=True)
     schema = SCHEMA_BY_DIALECT.get(engine.dialect.name)
     return engine.execution_options(schema_translate_map={None: schema}) if schema else engine
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
 
 
 def utcnow() -> datetime:
@@ -122,16 +126,19 @@ class ConnectorRegistry:
     # ---------------------------------------------------------------------------------- schema
     def upgrade(self) -> None:
         """Create or migrate the registry tables to the newest revision (idempotent)."""
+        from alembic import command  # not at import: DAG parsing never migrates
+
         schema = SCHEMA_BY_DIALECT.get(self.engine.dialect.name)
         with self._begin() as conn:
             if schema:
                 conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-            cfg = Config()
-            cfg.set_main_option("script_location", str(_MIGRATIONS))
+            cfg = _alembic_config()
             cfg.attributes.update(connection=conn, schema=schema)
             command.upgrade(cfg, "head")
 
     def revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         schema = SCHEMA_BY_DIALECT.get(self.engine.dialect.name)
         with self._begin() as conn:
             ctx = MigrationContext.configure(
@@ -141,9 +148,9 @@ class ConnectorRegistry:
 
     @staticmethod
     def head_revision() -> str:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        return ScriptDirectory.from_config(cfg).get_current_head()
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
     # ------------------------------------------------------------------------------- connectors
     def raw_rows(self) -> list[dict[str, Any]]:
