@@ -58,3 +58,30 @@ def test_an_incremental_run_with_only_nulls_in_typed_fields(httpserver, conn_id,
     pg = isinstance(destination, PostgresDestination)
     assert types["closed_at"] == ("timestamp with time zone" if pg else "TIMESTAMPTZ_TEXT")
     assert rows_of(destination, target, "id, closed_at IS NULL, points, name", "id")[2] == (3, False, 5, "c2")
+
+
+def test_a_field_null_in_the_first_run_gets_its_type_when_values_come(
+    httpserver, conn_id, destination, registry, airflow_db
+):
+    """The demo's case: DAG runs still running have no end_date yet, the next sync sees end dates."""
+    from atlas.sync import sync_stream
+    from atlas.watermark import WatermarkStore
+
+    records = [{"id": 1, "closed_at": None, "name": "a", "updated_at": _at(1)}]
+    FakeApi(httpserver, records, "offset").install()
+    name = f"firstnull_{secrets.token_hex(3)}"
+    spec = registry.add(incremental_spec(conn_id, source_name=name))
+    watermarks = WatermarkStore()
+
+    def sync():
+        return sync_stream(spec, "things", registry=registry, destination=destination, watermarks=watermarks)
+
+    sync()
+    target = destination.target(None, name, "things")
+    assert "closed_at" not in _types(destination, target)
+
+    records[0] = {"id": 1, "closed_at": "2026-01-01T10:00:00Z", "name": "a", "updated_at": _at(2)}
+    assert sync().rows_written == 1
+    pg = isinstance(destination, PostgresDestination)
+    assert _types(destination, target)["closed_at"] == ("timestamp with time zone" if pg else "TIMESTAMPTZ_TEXT")
+    assert rows_of(destination, target, "id, closed_at IS NULL, name", "id") == [(1, False, "a")]

@@ -4,19 +4,21 @@ Each destination maps :class:`~atlas.schema.ColumnType` onto its own SQL types a
 an existing table back from its catalog; deciding what a source change means for the target (add a
 column, widen one, keep a wider one, or refuse) is the same everywhere and lives here. So does the
 rule for a null-only source column (every value read was null, so its type is unknown): a target that
-already has the column keeps its type.
+already has the column keeps its type, and one that lacks it gets it only once a value arrives.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
 from atlas.destinations.base import TargetTable
 from atlas.exceptions import DestinationError
 from atlas.models import check_identifier
 from atlas.schema import NULL_ONLY_SOURCE_TYPE, Column, ColumnType, TableSchema
+from atlas.sources.base import Batch, CopyChunk
 
 #: Schema of targets whose ``target_table`` names none.
 DEFAULT_SCHEMA = "raw"
@@ -101,24 +103,42 @@ def is_null_only(col: Column) -> bool:
     return col.type.source_type == NULL_ONLY_SOURCE_TYPE
 
 
-def keep_existing_types(
+def align_null_only_columns(
     source: TableSchema, existing: Mapping[str, str], column_type: Callable[[str], ColumnType | None]
-) -> TableSchema:
-    """``source`` with each null-only column the target already has typed as the target's column.
+) -> tuple[TableSchema, Callable[[Iterable[Batch]], Iterable[Batch]]]:
+    """The schema a load writes, and how to fit its batches to it, for null-only source columns.
 
-    Tables a load builds from the source's columns (a full refresh's new table) then keep the type the
-    column had, instead of turning, say, a timestamptz into text because one run saw only nulls. The
-    type keeps ``source_type`` null-only, so :func:`plan_changes` still leaves the column alone. A
-    catalog type Atlas does not map (``column_type`` returns None) leaves the column as it is.
+    A null-only column never decides a column's type. One the target already has takes the target's
+    type: a full refresh's new table keeps it, and :func:`plan_changes` leaves it alone (a catalog type
+    Atlas does not map leaves the column as it is). One the target lacks is left out of this load: all
+    its values are null, so nothing is lost, and the first run that sees a value creates it with its
+    real type. Created as text now, it would refuse that type later.
     """
-    columns = []
-    for col in source.columns:
-        current = existing.get(col.name)
-        kept = column_type(current) if current is not None and is_null_only(col) else None
-        if kept is not None:
-            col = replace(col, type=replace(kept, source_type=NULL_ONLY_SOURCE_TYPE))
+    columns, keep = [], []
+    for i, col in enumerate(source.columns):
+        if is_null_only(col):
+            current = existing.get(col.name)
+            if current is None and col.name not in source.primary_key:
+                continue
+            kept = column_type(current) if current is not None else None
+            if kept is not None:
+                col = replace(col, type=replace(kept, source_type=NULL_ONLY_SOURCE_TYPE))
         columns.append(col)
-    return replace(source, columns=tuple(columns))
+        keep.append(i)
+    if not columns or len(columns) == len(source.columns):
+        return replace(source, columns=tuple(columns or source.columns)), _as_they_are
+    return replace(source, columns=tuple(columns)), partial(_project, tuple(keep))
+
+
+def _as_they_are(batches: Iterable[Batch]) -> Iterable[Batch]:
+    return batches
+
+
+def _project(keep: tuple[int, ...], batches: Iterable[Batch]) -> Iterator[Batch]:
+    for batch in batches:
+        if isinstance(batch, CopyChunk):  # only REST reads have null-only columns, and they send rows
+            raise DestinationError("cannot leave columns out of COPY text; a source mixed up its batches")
+        yield [tuple(row[i] for i in keep) for row in batch]
 
 
 def check_primary_key(target: TargetTable, existing: tuple[str, ...], source: TableSchema) -> None:

@@ -34,8 +34,8 @@ from psycopg.types.json import Jsonb
 from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
 from atlas.destinations.common import (
     SchemaChanges,
+    align_null_only_columns,
     check_primary_key,
-    keep_existing_types,
     plan_changes,
     split_target,
 )
@@ -115,6 +115,7 @@ class PostgresDestination:
             conn.row_factory = tuple_row  # a connection extra may ask for dict rows
             conn.execute("SET TIME ZONE 'UTC'")
             load = _Load(conn, target, schema)
+            batches = load.fit(batches)
             load.ensure_schema()
             if mode == LoadMode.REPLACE:
                 rows = load.replace(batches)
@@ -131,9 +132,9 @@ class _Load:
     def __init__(self, conn: psycopg.Connection, target: TargetTable, schema: TableSchema):
         self.conn = conn
         self.target = target
-        self.schema = keep_existing_types(schema, self.existing_columns(target), column_type)
+        self.schema, self.fit = align_null_only_columns(schema, self.existing_columns(target), column_type)
         self.table = sql.Identifier(target.schema, target.name)
-        self.columns = sql.SQL(", ").join(map(sql.Identifier, schema.column_names))
+        self.columns = sql.SQL(", ").join(map(sql.Identifier, self.schema.column_names))
         self.key = sql.SQL(", ").join(map(sql.Identifier, schema.primary_key))
         self._json_positions = [i for i, c in enumerate(self.schema.columns) if c.type.kind == Kind.JSON]
 

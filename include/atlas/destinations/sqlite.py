@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
-from atlas.destinations.common import check_primary_key, keep_existing_types, plan_changes, split_target
+from atlas.destinations.common import align_null_only_columns, check_primary_key, plan_changes, split_target
 from atlas.exceptions import DestinationError
 from atlas.schema import Column, ColumnType, Kind, TableSchema
 from atlas.sources.base import Batch, CopyChunk
@@ -170,10 +170,11 @@ class _Load:
     def __init__(self, conn: sqlite3.Connection, target: TargetTable, schema: TableSchema):
         self.conn = conn
         self.target = target
-        self.schema = keep_existing_types(schema, self.existing_columns(target.name), column_type)
+        self.schema, self.fit = align_null_only_columns(schema, self.existing_columns(target.name), column_type)
         self.synced_at = datetime.now(UTC).isoformat(timespec=_MICROSECONDS)
 
     def run(self, batches: Iterable[Batch], mode: LoadMode) -> int:
+        batches = self.fit(batches)
         if mode == LoadMode.REPLACE:
             new = f"_atlas_new_{uuid.uuid4().hex[:12]}"
             self.create_table(new, self.source_columns, self.schema.primary_key)
