@@ -264,6 +264,8 @@ COPY_ROWS = (
     "INSERT INTO copyable VALUES (3, 0, 0, 0, 0, 0, 0, 0, 1901, '', '', '\\\\N', '', 'small', x'', x'', x'', "
     "'1999-12-31', '1970-01-01 00:00:00', '2000-02-29 00:00:00', '1970-01-01 00:00:01', '[]')",
     "INSERT INTO copyable (id, d, dt, ts) VALUES (4, '0000-00-00', '2026-00-10 00:00:00', '0000-00-00 00:00:00')",
+    "SET sql_mode = 'ALLOW_INVALID_DATES'",
+    "INSERT INTO copyable (id, d, dt, dt0) VALUES (5, '2026-02-30', '2026-02-30 10:00:00', '0000-01-01 00:00:00')",
 )
 JSON_DOC = '{"t": "tab\\t \\"q\\" \\\\ \\u00fc 😀", "n": [1.5, 12345678901234567890, null], "b": true}'
 
@@ -283,7 +285,7 @@ def test_copy_text_loads_the_same_table_as_tuples(mysql: Backend, pg_database, a
     )
     source = mysql.source({"table": "copyable"})
     chunks, _, bytes_read = read_all(source, "copyable", copy_text=True, batch_size=3)
-    assert all(isinstance(c, CopyChunk) for c in chunks) and [len(c) for c in chunks] == [3, 1]
+    assert all(isinstance(c, CopyChunk) for c in chunks) and [len(c) for c in chunks] == [3, 2]
     assert bytes_read == sum(len(c.data) for c in chunks)
     airflow_connection("copy_warehouse", pg_database.airflow_uri)
     warehouse = PostgresDestination("copy_warehouse")
@@ -298,12 +300,13 @@ def test_copy_text_loads_the_same_table_as_tuples(mysql: Backend, pg_database, a
             tables.append([row[:width] for row in conn.execute(f"SELECT * FROM {name} ORDER BY id")])
     for by_tuples, by_copy in zip(*tables, strict=True):
         assert by_copy == by_tuples, [(a, b) for a, b in zip(by_tuples, by_copy, strict=True) if a != b]
-    assert len(tables[0]) == 4
+    assert len(tables[0]) == 5
     first = tables[1][0]
     assert first[1] is True and first[6] == Decimal("18446744073709551615")
     assert first[16] == b"\x00\x00\x00\x09\xff\r\n\\"
     assert tables[1][2][11] == "\\N" and tables[1][2][10] == "" and tables[1][1][10] is None
-    assert tables[1][3][17:21] == (None, None, None, None)  # zero dates read as NULL on both paths
+    # zero and impossible dates read as NULL on both paths
+    assert tables[1][3][17:21] == tables[1][4][17:21] == (None, None, None, None)
 
 
 def test_a_double_column_falls_back_to_tuples(mysql: Backend) -> None:

@@ -141,9 +141,10 @@ def copy_expression(column: SourceColumn, quote: Any) -> str | None:
     elif kind == Kind.BINARY:
         value = f"CONCAT(X'5C5C78', HEX({name}))"  # \\x + hex: bytea's hex format, escaped for COPY
     elif kind in _COPY_TIMES:
-        # Zero dates and zero parts read as NULL on the tuple path: the same here.
-        zero = f"YEAR({name}) = 0 OR MONTH({name}) = 0 OR DAYOFMONTH({name}) = 0"
-        value = f"IF({zero}, NULL, DATE_FORMAT({name}, '{_COPY_TIMES[kind]}'))"
+        # Dates Python cannot hold (zero dates, zero parts, year 0, ALLOW_INVALID_DATES days) read as NULL
+        # on the tuple path; adding nothing to them is NULL too.
+        invalid = f"DATE_ADD({name}, INTERVAL 0 DAY) IS NULL"
+        value = f"IF({invalid}, NULL, DATE_FORMAT({name}, '{_COPY_TIMES[kind]}'))"
     else:
         return None
     return f"IFNULL({value}, {_COPY_NULL})"
