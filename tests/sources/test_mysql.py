@@ -244,3 +244,72 @@ def test_cursors_read_through_an_expression_compare_as_read(mysql: Backend) -> N
     assert upper == Watermark("version", "integer", 256)
     _, upper, _ = read_all(source, "flags", cursor="id")
     assert upper == Watermark("id", "integer", 18446744073709551615)
+
+
+COPYABLE = """
+CREATE TABLE copyable (
+    id INT PRIMARY KEY, flag TINYINT(1), ti TINYINT, siu SMALLINT UNSIGNED, iu INT UNSIGNED, bi BIGINT,
+    biu BIGINT UNSIGNED, dc DECIMAL(38, 10), y YEAR, c CHAR(3), vc VARCHAR(100), tx TEXT,
+    l1 VARCHAR(20) CHARACTER SET latin1, en ENUM('small', 'large'), bin BINARY(4), vb VARBINARY(10), bl BLOB,
+    d DATE, dt DATETIME(6), dt0 DATETIME,
+    ts TIMESTAMP(6) NULL, j JSON
+)
+"""
+COPY_ROWS = (
+    "INSERT INTO copyable VALUES (1, 7, -128, 65535, 4294967295, -9223372036854775808, 18446744073709551615, "
+    "-1234567890123456789012345678.0123456789, 2155, 'ab', %s, %s, 'çà\\\\', 'large', x'00010000', x'005C0A', "
+    "x'00000009FF0D0A5C', '0001-01-01', '2026-03-01 12:00:00.123456', '9999-12-31 23:59:59', "
+    "'2026-07-01 10:00:00.000001', %s)",
+    "INSERT INTO copyable (id, flag) VALUES (2, NULL)",
+    "INSERT INTO copyable VALUES (3, 0, 0, 0, 0, 0, 0, 0, 1901, '', '', '\\\\N', '', 'small', x'', x'', x'', "
+    "'1999-12-31', '1970-01-01 00:00:00', '2000-02-29 00:00:00', '1970-01-01 00:00:01', '[]')",
+    "INSERT INTO copyable (id, d, dt, ts) VALUES (4, '0000-00-00', '2026-00-10 00:00:00', '0000-00-00 00:00:00')",
+    "SET sql_mode = 'ALLOW_INVALID_DATES'",
+    "INSERT INTO copyable (id, d, dt, dt0) VALUES (5, '2026-02-30', '2026-02-30 10:00:00', '0000-01-01 00:00:00')",
+)
+JSON_DOC = '{"t": "tab\\t \\"q\\" \\\\ \\u00fc 😀", "n": [1.5, 12345678901234567890, null], "b": true}'
+
+
+def test_copy_text_loads_the_same_table_as_tuples(mysql: Backend, pg_database, airflow_connection) -> None:
+    """COPY chunks rendered by MariaDB load into PostgreSQL exactly what the tuple path loads."""
+    from atlas.destinations.base import LoadMode
+    from atlas.destinations.postgres import PostgresDestination
+    from atlas.sources.base import CopyChunk, ReadRequest
+
+    mysql.execute(
+        "SET sql_mode = ''",
+        COPYABLE,
+        "SET time_zone = '+00:00'",
+        (COPY_ROWS[0], ("q\"u'o\\te\ttab\r\nCRLF \\N 😀 ünï", TEXT, JSON_DOC)),
+        *COPY_ROWS[1:],
+    )
+    source = mysql.source({"table": "copyable"})
+    chunks, _, bytes_read = read_all(source, "copyable", copy_text=True, batch_size=3)
+    assert all(isinstance(c, CopyChunk) for c in chunks) and [len(c) for c in chunks] == [3, 2]
+    assert bytes_read == sum(len(c.data) for c in chunks)
+    airflow_connection("copy_warehouse", pg_database.airflow_uri)
+    warehouse = PostgresDestination("copy_warehouse")
+    schema = source.discover("copyable")
+    tables = []
+    for name, copy_text in (("public.by_tuples", False), ("public.by_copy", True)):
+        with source.read("copyable", ReadRequest(copy_text=copy_text)) as read:
+            warehouse.load(warehouse.target(name, "shop", "copyable"), schema, read.batches(), LoadMode.REPLACE)
+        with pg_database.connect() as conn:
+            # the source's columns, not the load's bookkeeping (e.g. when a row was synced)
+            width = len(schema.columns)
+            tables.append([row[:width] for row in conn.execute(f"SELECT * FROM {name} ORDER BY id")])
+    for by_tuples, by_copy in zip(*tables, strict=True):
+        assert by_copy == by_tuples, [(a, b) for a, b in zip(by_tuples, by_copy, strict=True) if a != b]
+    assert len(tables[0]) == 5
+    first = tables[1][0]
+    assert first[1] is True and first[6] == Decimal("18446744073709551615")
+    assert first[16] == b"\x00\x00\x00\x09\xff\r\n\\"
+    assert tables[1][2][11] == "\\N" and tables[1][2][10] == "" and tables[1][1][10] is None
+    # zero and impossible dates read as NULL on both paths
+    assert tables[1][3][17:21] == tables[1][4][17:21] == (None, None, None, None)
+
+
+def test_a_double_column_falls_back_to_tuples(mysql: Backend) -> None:
+    mysql.execute("CREATE TABLE ratios (id INT PRIMARY KEY, r DOUBLE)", "INSERT INTO ratios VALUES (1, 0.1)")
+    batches, _, _ = read_all(mysql.source({"table": "ratios"}), "ratios", copy_text=True)
+    assert batches == [[(1, 0.1)]]

@@ -14,6 +14,11 @@ binary; ``date``; ``time`` interval (MySQL TIME is a signed duration up to 838:5
 ``datetime(fsp)`` timestamp (naive, in ``source_timezone``); ``timestamp(fsp)`` timestamptz (an instant);
 ``json`` json (MariaDB: a ``longtext`` with a ``json_valid`` check); spatial types text (WKT); anything
 else text. Zero dates (``0000-00-00``) read as NULL.
+
+COPY text: when the destination takes PostgreSQL COPY text (:attr:`ReadRequest.copy_text`) and every
+selected column is of a kind the server renders exactly (see :func:`copy_expression`), one SELECT renders
+each row as one COPY line and the bytes go to the destination undecoded. Floats (the server's shortest
+text may differ from Python's), TIME, BIT, SET, spatial and unknown types read as tuples instead.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from atlas.schema import Column, ColumnType, Kind
+from atlas.sources.base import CopyChunk
 from atlas.sources.sql import SourceColumn, SqlSource, TableRef, as_utc
 
 _INTEGERS = {
@@ -103,6 +109,45 @@ _HINTS = {
     2005: "check the host of the Airflow connection",
     2013: "the server closed the connection: check host, port and network",
 }
+
+
+# COPY text pieces as hex literals: binary strings, whatever NO_BACKSLASH_ESCAPES says.
+_COPY_NULL = "X'5C4E'"  # \N
+_COPY_ESCAPES = (("X'5C'", "X'5C5C'"), ("X'09'", "X'5C74'"), ("X'0A'", "X'5C6E'"), ("X'0D'", "X'5C72'"))
+_COPY_INTEGERS = (Kind.INT16, Kind.INT32, Kind.INT64, Kind.DECIMAL)
+_COPY_TIMES = {
+    Kind.DATE: "%Y-%m-%d",
+    Kind.TIMESTAMP: "%Y-%m-%d %H:%i:%s.%f",
+    Kind.TIMESTAMPTZ: "%Y-%m-%d %H:%i:%s.%f+00",  # the session's time zone is UTC
+}
+_COPY_ALIAS = "atlas_copy"
+
+
+def copy_expression(column: SourceColumn, quote: Any) -> str | None:
+    """A MySQL expression rendering ``column`` as one PostgreSQL COPY text field (a binary string), for
+    the PostgreSQL type its Kind becomes; None when the server's text would not be exactly the value the
+    tuple path loads. ``quote`` quotes an identifier."""
+    if column.select != "{}":  # read through an expression (BIT, SET, spatial, unknown types)
+        return None
+    name, kind = quote(column.name), column.kind
+    if kind in (Kind.TEXT, Kind.JSON):
+        value = f"CAST(CONVERT({name} USING utf8mb4) AS BINARY)"  # the connection's charset, as bytes
+        for char, escaped in _COPY_ESCAPES:
+            value = f"REPLACE({value}, {char}, {escaped})"
+    elif kind == Kind.BOOLEAN:  # any non-zero TINYINT(1) is true
+        value = f"IF({name} IS NULL, NULL, IF({name} <> 0, 't', 'f'))"
+    elif kind in _COPY_INTEGERS:  # digits, sign and decimal point only
+        value = name
+    elif kind == Kind.BINARY:
+        value = f"CONCAT(X'5C5C78', HEX({name}))"  # \\x + hex: bytea's hex format, escaped for COPY
+    elif kind in _COPY_TIMES:
+        # Dates Python cannot hold (zero dates, zero parts, year 0, ALLOW_INVALID_DATES days) read as NULL
+        # on the tuple path; adding nothing to them is NULL too.
+        invalid = f"DATE_ADD({name}, INTERVAL 0 DAY) IS NULL"
+        value = f"IF({invalid}, NULL, DATE_FORMAT({name}, '{_COPY_TIMES[kind]}'))"
+    else:
+        return None
+    return f"IFNULL({value}, {_COPY_NULL})"
 
 
 def _datetime_or_none(text: str) -> datetime | None:
@@ -268,6 +313,25 @@ class MySqlSource(SqlSource):
         while rows := cur.fetchmany(batch_size):
             yield list(rows)
         cur.close()
+
+    def _stream_copy_text(
+        self, conn: Any, columns: tuple[SourceColumn, ...], sql: str, params: tuple[Any, ...], batch_size: int
+    ) -> Iterator[CopyChunk] | None:
+        fields = [copy_expression(column, self._quote) for column in columns]
+        if not fields or None in fields:
+            return None
+        # The row query as a derived table (merged by the optimizer, so it still streams): its WHERE
+        # and bound parameters stay exactly those of the tuple path.
+        line = self._escape(f"CONCAT_WS(X'09', {', '.join(fields)})")
+        copy_sql = f"SELECT {line} FROM ({sql}) AS {self.quoted(_COPY_ALIAS)}"
+        return self._copy_chunks(self._stream_rows(conn, copy_sql, params, batch_size))
+
+    @staticmethod
+    def _copy_chunks(batches: Iterator[list[tuple]]) -> Iterator[CopyChunk]:
+        for rows in batches:
+            lines = [row[0] for row in rows]
+            lines.append(b"")  # the last line's newline
+            yield CopyChunk(b"\n".join(lines))
 
     def _bytes_read(self, conn: Any) -> int | None:
         return int(self._rows(conn, "SHOW SESSION STATUS LIKE 'Bytes_sent'", ())[0][1])

@@ -184,7 +184,7 @@ class PostgresSource(SqlSource):
                 yield rows
 
     def _stream_copy_text(
-        self, conn: Any, sql: str, params: tuple[Any, ...], batch_size: int
+        self, conn: Any, columns: tuple[SourceColumn, ...], sql: str, params: tuple[Any, ...], batch_size: int
     ) -> Iterator[CopyChunk] | None:
         from psycopg import ClientCursor
 

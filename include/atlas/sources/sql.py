@@ -140,9 +140,10 @@ class SqlSource(ABC):
         """A driver error as a sentence saying what to fix."""
 
     def _stream_copy_text(
-        self, conn: Any, sql: str, params: tuple[Any, ...], batch_size: int
+        self, conn: Any, columns: tuple[SourceColumn, ...], sql: str, params: tuple[Any, ...], batch_size: int
     ) -> Iterator[CopyChunk] | None:
-        """COPY-text chunks of the rows of ``sql``, or None when this source cannot produce them exactly."""
+        """COPY-text chunks of the rows of ``sql`` (which selects ``columns``), or None when this source
+        cannot produce them exactly."""
         return None
 
     def _bytes_read(self, conn: Any) -> int | None:
@@ -455,7 +456,7 @@ class SqlStreamRead:
             return
         source, size = self._source, self._request.batch_size
         if self._request.copy_text:
-            chunks = source._stream_copy_text(self._conn, self._sql, self._params, size)
+            chunks = source._stream_copy_text(self._conn, self._columns, self._sql, self._params, size)
             if chunks is not None:
                 self._bytes_read = 0
                 for chunk in chunks:
