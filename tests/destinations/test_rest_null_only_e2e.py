@@ -19,22 +19,28 @@ def _at(minute: int) -> str:
     return f"2026-01-01T00:{minute:02d}:00Z"
 
 
-def test_an_incremental_run_with_only_nulls_in_typed_fields(httpserver, conn_id, destination, registry, airflow_db):
+def _syncer(httpserver, records, conn_id, destination, registry, prefix: str):
+    """Serve ``records`` (changed in place between runs); return the connector name and a sync()."""
     from atlas.sync import sync_stream
     from atlas.watermark import WatermarkStore
 
-    records = [
-        {"id": 1, "closed_at": "2026-01-01T10:00:00Z", "points": 3, "name": "a", "updated_at": _at(1)},
-        {"id": 2, "closed_at": "2026-01-01T11:00:00Z", "points": 4, "name": "b", "updated_at": _at(2)},
-    ]
     FakeApi(httpserver, records, "offset").install()
-    name = f"nulls_{secrets.token_hex(3)}"
+    name = f"{prefix}_{secrets.token_hex(3)}"
     spec = registry.add(incremental_spec(conn_id, source_name=name))
     watermarks = WatermarkStore()
 
     def sync():
         return sync_stream(spec, "things", registry=registry, destination=destination, watermarks=watermarks)
 
+    return name, sync
+
+
+def test_an_incremental_run_with_only_nulls_in_typed_fields(httpserver, conn_id, destination, registry, airflow_db):
+    records = [
+        {"id": 1, "closed_at": "2026-01-01T10:00:00Z", "points": 3, "name": "a", "updated_at": _at(1)},
+        {"id": 2, "closed_at": "2026-01-01T11:00:00Z", "points": 4, "name": "b", "updated_at": _at(2)},
+    ]
+    name, sync = _syncer(httpserver, records, conn_id, destination, registry, "nulls")
     assert sync().mode == "replace"
     target = destination.target(None, name, "things")
     types = _types(destination, target)
@@ -64,18 +70,8 @@ def test_a_field_null_in_the_first_run_gets_its_type_when_values_come(
     httpserver, conn_id, destination, registry, airflow_db
 ):
     """The demo's case: DAG runs still running have no end_date yet, the next sync sees end dates."""
-    from atlas.sync import sync_stream
-    from atlas.watermark import WatermarkStore
-
     records = [{"id": 1, "closed_at": None, "name": "a", "updated_at": _at(1)}]
-    FakeApi(httpserver, records, "offset").install()
-    name = f"firstnull_{secrets.token_hex(3)}"
-    spec = registry.add(incremental_spec(conn_id, source_name=name))
-    watermarks = WatermarkStore()
-
-    def sync():
-        return sync_stream(spec, "things", registry=registry, destination=destination, watermarks=watermarks)
-
+    name, sync = _syncer(httpserver, records, conn_id, destination, registry, "firstnull")
     sync()
     target = destination.target(None, name, "things")
     assert "closed_at" not in _types(destination, target)
