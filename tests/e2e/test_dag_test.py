@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from atlas.demo import setup_demo
+from atlas.destinations.base import TargetTable
+from atlas.destinations.sqlite import SqliteDestination
 from atlas.registry import ConnectorRegistry
 from atlas.watermark import WatermarkStore
 from tests.helpers import load_dagbag
@@ -32,6 +34,14 @@ def demo(airflow_db, atlas_home):
     return registry, bag, atlas_home
 
 
+def _asset_event_uris() -> set[str]:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {event.asset.uri for event in session.query(AssetEvent)}
+
+
 def _count(db, table: str) -> int:
     with sqlite3.connect(db) as conn:
         return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
@@ -48,6 +58,10 @@ def test_demo_shop_full_then_incremental(demo):
         assert _count(warehouse, f"raw__demo_shop__{table}") == _count(source, table)
     watermark = WatermarkStore().get("demo_shop", "orders")
     assert watermark is not None and watermark.cursor == "updated_at"
+    assert _asset_event_uris() >= {
+        SqliteDestination(warehouse).asset_uri(TargetTable(None, t))
+        for t in ("raw__demo_shop__customers", "raw__demo_shop__orders")
+    }  # downstream DAGs can schedule on them
 
     # New and changed rows at the source: the next (manual, no logical_date) run reads only those.
     later = datetime(2027, 1, 1, tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
