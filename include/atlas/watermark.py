@@ -125,9 +125,6 @@ class WatermarkStore:
     def set(self, source_name: str, stream: str, watermark: Watermark) -> None:
         self._set(variable_key(source_name, stream), json.dumps(watermark.to_json()))
 
-    def delete(self, source_name: str, stream: str) -> None:
-        self._delete(variable_key(source_name, stream))
-
     def delete_all(self, source_name: str) -> int:
         """Remove every watermark of a connector (server-side only); return how many."""
         from airflow.models import Variable
@@ -158,13 +155,3 @@ class WatermarkStore:
         from airflow.models import Variable
 
         Variable.set(key, value, description=_DESCRIPTION)
-
-    def _delete(self, key: str) -> None:
-        if _in_task():
-            from airflow.sdk import Variable
-
-            Variable.delete(key)
-            return
-        from airflow.models import Variable
-
-        Variable.delete(key)
