@@ -306,6 +306,7 @@ def _sync_item(run: dict[str, Any]) -> dict[str, Any]:
         "full_refresh": run.get("full_refresh"),
         "rows_read": run.get("rows_read"),
         "rows_written": run.get("rows_written"),
+        "rows_deleted": run.get("rows_deleted"),
         "watermark_before": run.get("watermark_before"),
         "watermark_after": run.get("watermark_after"),
         "started_at": started,

@@ -120,6 +120,7 @@ class HistoryItem(BaseModel):
     full_refresh: bool | None = None
     rows_read: int | None = None
     rows_written: int | None = None
+    rows_deleted: int | None = Field(None, description="Rows marked deleted (detect_deletes); null: not enabled.")
     watermark_before: dict[str, Any] | None = None
     watermark_after: dict[str, Any] | None = None
     started_at: datetime | None

@@ -207,8 +207,7 @@ class TokenEndpointAuth(TokenAuth):
 
 
 AUTH_TYPES: dict[str, type[Auth]] = {
-    cls.kind: cls
-    for cls in (NoAuth, BearerAuth, BasicAuth, ApiKeyAuth, OAuth2ClientCredentials, TokenEndpointAuth)
+    cls.kind: cls for cls in (NoAuth, BearerAuth, BasicAuth, ApiKeyAuth, OAuth2ClientCredentials, TokenEndpointAuth)
 }
 
 
