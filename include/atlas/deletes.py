@@ -54,8 +54,8 @@ FANOUT_BITS = 4
 #: reach it cheaply through the index; hash-space segments cost a full scan per level, so they stop early.
 LEAF_ROWS_RANGE = 64
 LEAF_ROWS_HASH = 4096
-#: Segment predicates per query on range keys (longer OR lists plan slowly; more queries are cheap).
-MAX_RANGES_PER_QUERY = 500
+#: Key ranges per query on range keys.
+MAX_RANGES_PER_QUERY = 1000
 _HASH_SPACE_BITS = 32
 _INT64_MAX = (1 << 63) - 1
 _SEPARATOR = 31  # ASCII unit separator between the columns of a composite key's text
@@ -83,6 +83,12 @@ class Dialect:
     separator: str = f"char({_SEPARATOR})"
     #: Appended to a GROUP BY (MariaDB sorts grouped results unless told not to).
     group_suffix: str = ""
+
+    def rows(self, pairs: Sequence[tuple[int, int]]) -> str:
+        """A literal table of integer pairs (MySQL 8 spells VALUES differently from MariaDB: a UNION works on both)."""
+        if self.name == "mysql":
+            return " UNION ALL ".join(f"SELECT {a}, {b}" for a, b in pairs)
+        return "VALUES " + ", ".join(f"({a}, {b})" for a, b in pairs)
 
     def concat(self, parts: Sequence[str]) -> str:
         if self.name == "mysql":
@@ -404,7 +410,8 @@ class SqlKeys:
 
     def bounds(self, space: KeySpace) -> tuple[int, int] | None:
         column = self.dialect.quote(space.columns[0])
-        (low, high), *_ = self._run(f"SELECT min({column}), max({column}) FROM {self._table}{self._where()}")
+        live = f" WHERE {self._live}" if self._live else ""
+        (low, high), *_ = self._run(f"SELECT min({column}), max({column}) FROM {self._table}{live}")
         return None if low is None else (int(low), int(high))
 
     def checksums(
@@ -413,41 +420,40 @@ class SqlKeys:
         position = space.position(self.dialect)
         # Shifted as 64-bit: a position minus the origin may exceed a 32-bit column's range.
         bucket = f"(({self.dialect.int64.format(position)} - ({origin})) >> {shift})"
-        select = f"SELECT {bucket}, count(*), sum({space.term(self.dialect)}) FROM {self._table}"
+        columns = f"{bucket}, count(*), sum({space.term(self.dialect)})"
         out: dict[int, tuple[int, int]] = {}
-        for condition in self._conditions(space, within):
-            for b, count, total in self._run(f"{select}{self._where(condition)} GROUP BY 1{self.dialect.group_suffix}"):
+        for statement in self._selects(space, within, columns):
+            for b, count, total in self._run(f"{statement} GROUP BY 1{self.dialect.group_suffix}"):
                 out[int(b)] = (int(count), int(total))
         return out
 
     def keys(self, space: KeySpace, within: Segments) -> set[Key]:
-        select = f"SELECT {', '.join(space.key_text(self.dialect))} FROM {self._table}"
         found: set[Key] = set()
-        for condition in self._conditions(space, within):
-            found.update(tuple(row) for row in self._run(f"{select}{self._where(condition)}"))
+        for statement in self._selects(space, within, ", ".join(space.key_text(self.dialect))):
+            found.update(tuple(v if isinstance(v, str) else str(v) for v in row) for row in self._run(statement))
         return found
 
-    def _where(self, condition: str | None = None) -> str:
-        parts = [p for p in (self._live, condition) if p]
-        return f" WHERE {' AND '.join(parts)}" if parts else ""
-
-    def _conditions(self, space: KeySpace, within: Segments | None) -> Iterable[str | None]:
-        """The WHERE conditions selecting ``within`` (None: everything), one per query to run."""
+    def _selects(self, space: KeySpace, within: Segments | None, columns: str) -> Iterable[str]:
+        """SELECTs of ``columns`` over the live rows inside ``within`` (None: all), one per query to run."""
+        live = f" WHERE {self._live}" if self._live else ""
         if within is None:
-            yield None
+            yield f"SELECT {columns} FROM {self._table}{live}"
             return
         position = space.position(self.dialect)
         if not space.ranges_of_key:
             # A hash is not indexed: one scan, testing each row's bucket against a list.
-            yield " OR ".join(
+            listed = " OR ".join(
                 f"(({position} >> {shift}) IN ({', '.join(map(str, buckets))}))"
                 for shift, buckets in within.buckets.items()
             )
+            yield f"SELECT {columns} FROM {self._table} WHERE {self._live + ' AND ' if self._live else ''}({listed})"
             return
-        # Key ranges: index range scans. A bound past the 64-bit range is left out rather than overflowing.
-        ranges = [
-            f"({position} >= ({lo})" + (f" AND {position} < ({hi}))" if hi <= _INT64_MAX else ")")
-            for lo, hi in within.ranges()
-        ]
+        # Key ranges: joined with a list of (inclusive) bounds, so that each range is one index range scan
+        # (an OR of ranges makes PostgreSQL read the table's pages through a bitmap instead).
+        ranges = [(lo, min(hi - 1, _INT64_MAX)) for lo, hi in within.ranges()]
         for start in range(0, len(ranges), MAX_RANGES_PER_QUERY):
-            yield " OR ".join(ranges[start : start + MAX_RANGES_PER_QUERY])
+            bounds = self.dialect.rows(ranges[start : start + MAX_RANGES_PER_QUERY])
+            yield (
+                f"WITH atlas_ranges (atlas_lo, atlas_hi) AS ({bounds}) SELECT {columns} FROM atlas_ranges"
+                f" JOIN {self._table} ON {position} >= atlas_lo AND {position} <= atlas_hi{live}"
+            )
