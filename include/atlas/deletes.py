@@ -21,8 +21,8 @@ The key space (:class:`KeySpace`):
   of the table, so such keys go straight from the first level to the key-by-key diff.
 
 The hash (:class:`Dialect`): between two PostgreSQL databases PostgreSQL's own ``hashint8`` /
-``hashtext`` (cheapest); otherwise an arithmetic hash for a single integer key (the same SQL on
-PostgreSQL, MySQL/MariaDB and SQLite) and the first 32 bits of ``md5`` of the key text (SQLite has no
+``hashtext`` (cheapest); otherwise a multiply-xorshift hash in bit operations for a single integer key
+(the same value on PostgreSQL, MySQL/MariaDB and SQLite) and the first 32 bits of ``md5`` of the key text (SQLite has no
 ``md5``: a Python function is registered on its connection). A hash collision can only make a
 differing segment look equal — a delete found one run later — never mark a live row: rows are marked
 from the key-by-key diff alone.
@@ -59,9 +59,9 @@ MAX_RANGES_PER_QUERY = 1000
 _HASH_SPACE_BITS = 32
 _INT64_MAX = (1 << 63) - 1
 _SEPARATOR = 31  # ASCII unit separator between the columns of a composite key's text
-# The portable integer hash: x = k mod P; y = (A x + B) mod P; hash = y² mod P (P = 2**31 - 1). Every
-# intermediate value stays below 2**63, so all three dialects compute it exactly in 64-bit integers.
-_P, _A, _B = 2_147_483_647, 48_271, 12_345
+# The portable integer hash: a multiply-xorshift round over the key's two 32-bit halves, in bit operations
+# that all three dialects compute alike (MariaDB's % is slow); no intermediate value reaches 2**63.
+_MASK32, _MULTIPLIER = 0xFFFFFFFF, 0x45D9F3B
 
 
 def md5_32(text: str) -> int:
@@ -77,18 +77,17 @@ class Dialect:
     quote: Callable[[str], str]
     #: Casts an integer expression to 64 bits (PostgreSQL's int4 arithmetic would overflow).
     int64: str = "{}"
+    xor: str = "(({0} | {1}) - ({0} & {1}))"  # SQLite has no XOR operator
     integer_text: str = "CAST({} AS TEXT)"
     text: str = "{}"
     md5_32: str = "atlas_md5_32({})"
     separator: str = f"char({_SEPARATOR})"
     #: Appended to a GROUP BY (MariaDB sorts grouped results unless told not to).
     group_suffix: str = ""
-
-    def rows(self, pairs: Sequence[tuple[int, int]]) -> str:
-        """A literal table of integer pairs (MySQL 8 spells VALUES differently from MariaDB: a UNION works on both)."""
-        if self.name == "mysql":
-            return " UNION ALL ".join(f"SELECT {a}, {b}" for a, b in pairs)
-        return "VALUES " + ", ".join(f"({a}, {b})" for a, b in pairs)
+    #: Key ranges are read best as a join with a list of bounds (one index range scan per bound); else as
+    #: an OR of ranges (MariaDB joins a derived list by scanning the whole index; its range optimizer
+    #: turns an OR of ranges into range scans).
+    join_ranges: bool = True
 
     def concat(self, parts: Sequence[str]) -> str:
         if self.name == "mysql":
@@ -104,6 +103,7 @@ POSTGRESQL = Dialect(
     "postgresql",
     _double_quote,
     int64="CAST({} AS bigint)",
+    xor="({0} # {1})",
     integer_text="CAST({} AS text)",
     text="concat({})",  # a char(n)'s padding kept, as its value is loaded (a cast to text drops it)
     md5_32="('x' || substr(md5({}), 1, 8))::bit(32)::bigint",
@@ -112,11 +112,13 @@ POSTGRESQL = Dialect(
 MYSQL = Dialect(
     "mysql",
     lambda identifier: "`" + identifier.replace("`", "``") + "`",
+    xor="({0} ^ {1})",
     integer_text="CAST({} AS CHAR)",
     text="CONVERT({} USING utf8mb4)",
     md5_32="CAST(CONV(SUBSTR(MD5({}), 1, 8), 16, 10) AS UNSIGNED)",
     separator=f"CHAR({_SEPARATOR} USING utf8mb4)",
     group_suffix=" ORDER BY NULL",
+    join_ranges=False,
 )
 SQLITE = Dialect("sqlite", _double_quote)
 
@@ -180,9 +182,10 @@ class KeySpace:
                 return f"hashint8({dialect.quote(self.columns[0])})"
             return f"hashtext({self._joined_text(dialect)})"
         if single_integer:
-            x = f"(({dialect.int64.format(dialect.quote(self.columns[0]))} % {_P}) + {_P}) % {_P}"
-            y = f"(({x}) * {_A} + {_B}) % {_P}"
-            return f"(({y}) * ({y})) % {_P}"
+            key = dialect.int64.format(dialect.quote(self.columns[0]))
+            x = dialect.xor.format(f"({key} & {_MASK32})", f"(({key} >> 32) & {_MASK32})")
+            y = f"(({dialect.xor.format(f'({x} >> 16)', x)} * {_MULTIPLIER}) & {_MASK32})"
+            return dialect.xor.format(f"({y} >> 16)", y)
         return dialect.md5_32.format(self._joined_text(dialect))
 
     def position(self, dialect: Dialect) -> str:
@@ -446,14 +449,23 @@ class SqlKeys:
                 f"(({position} >> {shift}) IN ({', '.join(map(str, buckets))}))"
                 for shift, buckets in within.buckets.items()
             )
-            yield f"SELECT {columns} FROM {self._table} WHERE {self._live + ' AND ' if self._live else ''}({listed})"
+            yield self._select_where(columns, listed)
             return
-        # Key ranges: joined with a list of (inclusive) bounds, so that each range is one index range scan
-        # (an OR of ranges makes PostgreSQL read the table's pages through a bitmap instead).
+        # Key ranges, with inclusive bounds (an exclusive one could overflow 64 bits). PostgreSQL reads an OR
+        # of ranges through a bitmap of the table's pages; joined with a list of bounds, it scans the index.
         ranges = [(lo, min(hi - 1, _INT64_MAX)) for lo, hi in within.ranges()]
         for start in range(0, len(ranges), MAX_RANGES_PER_QUERY):
-            bounds = self.dialect.rows(ranges[start : start + MAX_RANGES_PER_QUERY])
-            yield (
-                f"WITH atlas_ranges (atlas_lo, atlas_hi) AS ({bounds}) SELECT {columns} FROM atlas_ranges"
-                f" JOIN {self._table} ON {position} >= atlas_lo AND {position} <= atlas_hi{live}"
-            )
+            chunk = ranges[start : start + MAX_RANGES_PER_QUERY]
+            if self.dialect.join_ranges:
+                bounds = ", ".join(f"({lo}, {hi})" for lo, hi in chunk)
+                yield (
+                    f"WITH atlas_ranges (atlas_lo, atlas_hi) AS (VALUES {bounds}) SELECT {columns} FROM atlas_ranges"
+                    f" JOIN {self._table} ON {position} >= atlas_lo AND {position} <= atlas_hi{live}"
+                )
+            else:
+                yield self._select_where(
+                    columns, " OR ".join(f"({position} BETWEEN {lo} AND {hi})" for lo, hi in chunk)
+                )
+
+    def _select_where(self, columns: str, condition: str) -> str:
+        return f"SELECT {columns} FROM {self._table} WHERE {self._live + ' AND ' if self._live else ''}({condition})"
