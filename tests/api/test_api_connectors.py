@@ -213,6 +213,16 @@ def test_seed_postgresql_walkthrough(admin, airflow_server, tokens, users_table,
     assert listed["last_run"]["state"] == "success"
     assert listed["last_run"]["dag_run_id"] == client_run.dag_run_id
     assert (listed["dag_parsed"], listed["dag_paused"], listed["enabled"]) == (True, False, True)
+    # The recent runs (the Connectors page's sparkline): one per DAG run, oldest first, rows summed.
+    recent = [(r["dag_run_id"], r["state"], r["rows_written"]) for r in listed["recent_runs"]]
+    assert recent[-3:] == [
+        (started["dag_run_id"], "success", 3),
+        (cli_run_id, "success", 2),
+        (client_run.dag_run_id, "success", 4),
+    ]
+    assert all(r["duration_seconds"] >= 0 for r in listed["recent_runs"])
+    limited = {c["source_name"]: c for c in admin.get("/connectors/", params={"recent_runs": 1}).json()}
+    assert [r["dag_run_id"] for r in limited["my_database"]["recent_runs"]] == [client_run.dag_run_id]
 
     # Removing with purge takes the connection and the watermarks along.
     resp = admin.delete(f"/connectors/{connector_id}", params={"purge": "true"})

@@ -277,6 +277,59 @@ class ConnectorRegistry:
             )
             return [_run_dict(r._mapping) for r in rows], int(total)
 
+    def recent_runs(self, limit: int = 20) -> dict[str, list[dict[str, Any]]]:
+        """The newest ``limit`` runs of every connector, oldest first, by connector_id, in one query.
+
+        A run is one DAG run: its streams' rows summed, ``running`` while a stream runs, else ``failed``
+        if a stream failed, else ``success``. A stream retried within the DAG run counts with its last
+        try only. A sync without a DAG run (``atlas sync``) is a run of its own.
+        """
+        solo = sa.case((sync_runs.c.dag_run_id.is_(None), sync_runs.c.run_id))
+        attempts = sa.select(
+            sync_runs,
+            sa.func.row_number()
+            .over(
+                partition_by=(sync_runs.c.connector_id, sync_runs.c.dag_run_id, solo, sync_runs.c.stream),
+                order_by=sync_runs.c.run_id.desc(),
+            )
+            .label("newer_tries"),
+        ).subquery()
+        last_tries = sa.select(attempts).where(attempts.c.newer_tries == 1).subquery()
+
+        def streams_in(status: str) -> sa.ColumnElement[int]:
+            return sa.func.sum(sa.case((last_tries.c.status == status, 1), else_=0))
+
+        started = sa.func.min(last_tries.c.started_at)
+        per_run = (
+            sa.select(
+                last_tries.c.connector_id,
+                last_tries.c.dag_run_id,
+                started.label("started_at"),
+                sa.func.max(last_tries.c.finished_at).label("finished_at"),
+                sa.func.sum(last_tries.c.rows_written).label("rows_written"),
+                sa.func.count().label("streams"),
+                streams_in("running").label("running"),
+                streams_in("failed").label("failed"),
+                sa.func.row_number()
+                .over(partition_by=last_tries.c.connector_id, order_by=started.desc())
+                .label("recency"),
+            )
+            .group_by(
+                last_tries.c.connector_id,
+                last_tries.c.dag_run_id,
+                sa.case((last_tries.c.dag_run_id.is_(None), last_tries.c.run_id)),
+            )
+            .subquery()
+        )
+        query = (
+            sa.select(per_run).where(per_run.c.recency <= limit).order_by(per_run.c.connector_id, per_run.c.started_at)
+        )
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self._begin() as conn:
+            for row in conn.execute(query):
+                out.setdefault(row.connector_id, []).append(_aggregated_run(row))
+        return out
+
     def last_runs(self) -> dict[str, dict[str, Any]]:
         """The newest run of every connector, by connector_id."""
         newest = (
@@ -294,6 +347,21 @@ def _run_dict(mapping: Any) -> dict[str, Any]:
     for key in ("started_at", "finished_at"):
         run[key] = _aware(run[key])
     return run
+
+
+def _aggregated_run(row: Any) -> dict[str, Any]:
+    state = "running" if row.running else "failed" if row.failed else "success"
+    started = _aware(row.started_at)
+    finished = _aware(row.finished_at) if state != "running" else None
+    return {
+        "dag_run_id": row.dag_run_id,
+        "state": state,
+        "started_at": started,
+        "finished_at": finished,
+        "duration_seconds": (finished - started).total_seconds() if finished else None,
+        "rows_written": int(row.rows_written or 0),
+        "streams": int(row.streams),
+    }
 
 
 def entry_from_row(row: dict[str, Any]) -> RegistryEntry:
