@@ -70,7 +70,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware_utc(value: datetime | None) -> datetime | None:
     # SQLite and MySQL hand back naive datetimes; everything the registry writes is UTC.
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
@@ -288,11 +288,69 @@ class ConnectorRegistry:
             rows = conn.execute(sa.select(sync_runs).join(newest, sync_runs.c.run_id == newest.c.run_id))
             return {r.connector_id: _run_dict(r._mapping) for r in rows}
 
+    def stream_successes(self) -> dict[str, dict[str, StreamSuccess | None]]:
+        """Every connector's current streams, each with its newest successful run (None: never succeeded).
+
+        A connector's current streams are those of its newest DAG run, so a table dropped from the
+        connector stops counting; a connector only ever synced from the CLI counts all its streams.
+        """
+        newest_success = (
+            sa.select(sa.func.max(sync_runs.c.run_id).label("run_id"))
+            .where(sync_runs.c.status == "success")
+            .group_by(sync_runs.c.connector_id, sync_runs.c.stream)
+            .subquery()
+        )
+        newest_dag_run = (
+            sa.select(sync_runs.c.connector_id, sa.func.max(sync_runs.c.run_id).label("run_id"))
+            .where(sync_runs.c.dag_run_id.is_not(None))
+            .group_by(sync_runs.c.connector_id)
+            .subquery()
+        )
+        newest_dag_run_id = (
+            sa.select(sync_runs.c.connector_id, sync_runs.c.dag_run_id)
+            .join(newest_dag_run, sync_runs.c.run_id == newest_dag_run.c.run_id)
+            .subquery()
+        )
+        with self._begin() as conn:
+            successes = conn.execute(
+                sa.select(
+                    sync_runs.c.connector_id, sync_runs.c.stream, sync_runs.c.finished_at, sync_runs.c.watermark_after
+                ).join(newest_success, sync_runs.c.run_id == newest_success.c.run_id)
+            ).all()
+            current = conn.execute(
+                sa.select(sync_runs.c.connector_id, sync_runs.c.stream)
+                .distinct()
+                .join(
+                    newest_dag_run_id,
+                    sa.and_(
+                        sync_runs.c.connector_id == newest_dag_run_id.c.connector_id,
+                        sync_runs.c.dag_run_id == newest_dag_run_id.c.dag_run_id,
+                    ),
+                )
+            ).all()
+        out: dict[str, dict[str, StreamSuccess | None]] = {}
+        for connector_id, stream in current:
+            out.setdefault(connector_id, {})[stream] = None
+        run_by_dag = set(out)
+        for connector_id, stream, finished_at, watermark in successes:
+            streams = out.setdefault(connector_id, {})
+            if stream in streams or connector_id not in run_by_dag:
+                streams[stream] = StreamSuccess(aware_utc(finished_at), watermark)
+        return out
+
+
+@dataclass(frozen=True)
+class StreamSuccess:
+    """A stream's newest successful sync: when it finished and the watermark it reached."""
+
+    finished_at: datetime
+    watermark: dict[str, Any] | None
+
 
 def _run_dict(mapping: Any) -> dict[str, Any]:
     run = dict(mapping)
     for key in ("started_at", "finished_at"):
-        run[key] = _aware(run[key])
+        run[key] = aware_utc(run[key])
     return run
 
 
