@@ -70,12 +70,12 @@ def _set_updated_at(source, when: datetime) -> None:
 
 def test_the_monitor_dag_fails_naming_a_stale_connector_and_passes_once_fresh(demo, caplog):
     registry, home = demo
-    assert FRESHNESS_DAG_ID not in load_dagbag().dags  # nothing to watch yet: no monitor DAG
     spec = registry.get("demo_shop")
     registry.update("demo_shop", spec.model_copy(update={"max_staleness_minutes": 60}))
     bag = load_dagbag()
     assert bag.import_errors == {}
     monitor = bag.dags[FRESHNESS_DAG_ID]
+    assert all(f"`{name}`" in monitor.doc_md for name in ("demo_shop", "demo_products"))
 
     now = datetime.now(UTC)
     _set_updated_at(home / "demo_shop.db", now - timedelta(hours=3))
