@@ -122,3 +122,12 @@ def test_stream_successes_of_a_connector_synced_only_from_the_cli(registry):
     registry.finish_run(registry.start_run(spec, "users"), "success")
     registry.start_run(spec, "orders")  # still running, never succeeded: not current without a DAG run
     assert set(registry.stream_successes()[spec.connector_id]) == {"users"}
+
+
+def test_stream_successes_of_some_connectors_only(registry):
+    shop = registry.add(SPEC)
+    other = registry.add(SPEC.model_copy(update={"source_name": "other"}))
+    for spec in (shop, other):
+        registry.finish_run(registry.start_run(spec, "users", dag_run_id="run_1"), "success")
+    assert set(registry.stream_successes([other.connector_id])) == {other.connector_id}
+    assert set(registry.stream_successes()) == {shop.connector_id, other.connector_id}

@@ -105,7 +105,8 @@ def _summaries(registry: RegistryDep, session: Session, entries: list[RegistryEn
     states = runs.dag_states(session, dag_ids)
     dag_runs = runs.latest_dag_runs(session, dag_ids)
     last_sync = registry.last_runs()
-    freshness = assess_entries(entries, registry.stream_successes(), utcnow())
+    ids = [e.row["connector_id"] for e in entries]
+    freshness = assess_entries(entries, registry.stream_successes(ids if len(ids) == 1 else None), utcnow())
     out = []
     for entry, dag_id in zip(entries, dag_ids, strict=True):
         row, state = entry.row, states.get(dag_id)

@@ -7,7 +7,7 @@ embedded SQLite file under ``$ATLAS_HOME``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -288,21 +288,25 @@ class ConnectorRegistry:
             rows = conn.execute(sa.select(sync_runs).join(newest, sync_runs.c.run_id == newest.c.run_id))
             return {r.connector_id: _run_dict(r._mapping) for r in rows}
 
-    def stream_successes(self) -> dict[str, dict[str, StreamSuccess | None]]:
-        """Every connector's current streams, each with its newest successful run (None: never succeeded).
+    def stream_successes(
+        self, connector_ids: Collection[str] | None = None
+    ) -> dict[str, dict[str, StreamSuccess | None]]:
+        """Each connector's current streams, each with its newest successful run (None: never succeeded).
 
         A connector's current streams are those of its newest DAG run, so a table dropped from the
         connector stops counting; a connector only ever synced from the CLI counts all its streams.
+        ``connector_ids`` limits the answer (and the scan) to those connectors.
         """
+        scope = sync_runs.c.connector_id.in_(connector_ids) if connector_ids is not None else sa.true()
         newest_success = (
             sa.select(sa.func.max(sync_runs.c.run_id).label("run_id"))
-            .where(sync_runs.c.status == "success")
+            .where(scope, sync_runs.c.status == "success")
             .group_by(sync_runs.c.connector_id, sync_runs.c.stream)
             .subquery()
         )
         newest_dag_run = (
             sa.select(sync_runs.c.connector_id, sa.func.max(sync_runs.c.run_id).label("run_id"))
-            .where(sync_runs.c.dag_run_id.is_not(None))
+            .where(scope, sync_runs.c.dag_run_id.is_not(None))
             .group_by(sync_runs.c.connector_id)
             .subquery()
         )
