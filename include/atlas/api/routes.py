@@ -43,8 +43,9 @@ from atlas.api.schemas import (
     SyncStarted,
     TestResult,
 )
+from atlas.freshness import assess_entries
 from atlas.models import SOURCE_TYPES, spec_json_schema
-from atlas.registry import RegistryEntry, entry_from_row
+from atlas.registry import RegistryEntry, entry_from_row, utcnow
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
 
@@ -111,10 +112,14 @@ def _summaries(
     states = runs.dag_states(session, dag_ids)
     dag_runs = runs.latest_dag_runs(session, dag_ids)
     last_sync = registry.last_runs()
-    recent_runs = registry.recent_runs(recent) if recent else {}
+    ids = [e.row["connector_id"] for e in entries]
+    only = ids if len(ids) == 1 else None  # one connector (its detail): read only its runs
+    freshness = assess_entries(entries, registry.stream_successes(only), utcnow())
+    recent_runs = registry.recent_runs(recent, only) if recent else {}
     out = []
     for entry, dag_id in zip(entries, dag_ids, strict=True):
         row, state = entry.row, states.get(dag_id)
+        fresh = freshness.get(row["connector_id"])
         out.append(
             {
                 "connector_id": row["connector_id"],
@@ -129,6 +134,10 @@ def _summaries(
                 "dag_parsed": state is not None,
                 "dag_paused": state.paused if state else None,
                 "last_run": _last_run(last_sync.get(row["connector_id"]), dag_runs.get(dag_id)),
+                "last_success_at": fresh.last_success_at if fresh else None,
+                "freshness_lag_seconds": fresh.lag_seconds if fresh else None,
+                "max_staleness_minutes": fresh.max_staleness_minutes if fresh else None,
+                "stale": fresh.stale if fresh else False,
                 "recent_runs": [RecentRun(**r) for r in recent_runs.get(row["connector_id"], [])],
             }
         )
