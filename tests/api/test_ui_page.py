@@ -6,6 +6,7 @@ UI's nav, so what is tested is that the UI session's cookie reaches the page in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -53,7 +54,9 @@ def open_from_nav(page: Page) -> FrameLocator:
     return page.frame_locator(f"iframe[src$='{PAGE}']")
 
 
-def test_login_then_nav_shows_demo_connectors_and_sync_now_starts_a_run(context, airflow_server, tokens, demo) -> None:
+def test_login_then_nav_shows_demo_connectors_and_sync_now_starts_a_run(
+    context, airflow_server, tokens, admin, demo
+) -> None:
     page = context.new_page()
     log_in(page, airflow_server)
     frame = open_from_nav(page)
@@ -91,6 +94,12 @@ def test_login_then_nav_shows_demo_connectors_and_sync_now_starts_a_run(context,
     assert airflow_server.wait_for_run("atlas__demo_shop", run_id, token=tokens["admin"])["state"] == "success"
     frame.get_by_role("button", name="Refresh").click()
     expect(frame.locator("tr[data-connector=demo_shop] svg.spark rect.success").first).to_be_visible()
+    # Freshness as the API reports it: last success, lag, and the stale marker exactly where stale.
+    expect(shop.locator(".last-success")).to_contain_text("ago")
+    expect(shop.locator(".freshness")).to_contain_text(re.compile(r"\d+ (s|min|h)"))
+    for connector in admin.get("/connectors/").json():
+        marker = frame.locator(f"tr[data-connector={connector['source_name']}] [data-stale]")
+        expect(marker).to_have_count(1 if connector["stale"] else 0)
 
 
 @pytest.mark.parametrize("cookie", [None, "not.a.jwt"], ids=["no-session", "bad-session"])
