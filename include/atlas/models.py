@@ -350,6 +350,12 @@ class ConnectorBase(StrictModel):
     retry_delay_seconds: int = Field(60, ge=1, description="First retry delay; doubles on each retry.")
     queue: str | None = Field(None, description="Celery queue the sync tasks run on.")
     pool: str | None = Field(None, description="Airflow pool capping concurrent syncs.")
+    max_staleness_minutes: int | None = Field(
+        None,
+        ge=1,
+        description="Alert when the synced data is older than this: the API and page mark the connector stale "
+        "and the atlas_freshness_monitor DAG fails naming it.",
+    )
 
     @field_validator("schedule_cron")
     @classmethod
