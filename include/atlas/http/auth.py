@@ -207,7 +207,8 @@ class TokenEndpointAuth(TokenAuth):
 
 
 AUTH_TYPES: dict[str, type[Auth]] = {
-    cls.kind: cls for cls in (NoAuth, BearerAuth, BasicAuth, ApiKeyAuth, OAuth2ClientCredentials, TokenEndpointAuth)
+    cls.kind: cls
+    for cls in (NoAuth, BearerAuth, BasicAuth, ApiKeyAuth, OAuth2ClientCredentials, TokenEndpointAuth)
 }
 
 

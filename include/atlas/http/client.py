@@ -138,9 +138,8 @@ class HttpClient:
                     ) from None
                 retries += 1
                 delay = self.retry.delay(retries)
-                log.warning(
-                    "%s %s: %s; retry %d in %.2fs", method, self.redactor.url(url), type(exc).__name__, retries, delay
-                )
+                log.warning("%s %s: %s; retry %d in %.2fs", method, self.redactor.url(url),
+                            type(exc).__name__, retries, delay)
                 time.sleep(delay)
                 continue
             status = response.status
@@ -155,9 +154,8 @@ class HttpClient:
                 retries += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
                 delay = self.retry.delay(retries, retry_after)
-                log.warning(
-                    "%s %s: HTTP %d; retry %d in %.2fs", method, self.redactor.url(response.url), status, retries, delay
-                )
+                log.warning("%s %s: HTTP %d; retry %d in %.2fs", method, self.redactor.url(response.url),
+                            status, retries, delay)
                 time.sleep(delay)
                 continue
             if status >= 400:
@@ -191,16 +189,8 @@ class HttpClient:
         for _ in range(_MAX_REDIRECTS + 1):
             self.requests_sent += 1
             raw = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                headers=headers,
-                auth=auth,
-                timeout=self.timeout,
-                allow_redirects=False,
-                stream=True,
+                method, url, params=params, json=json, data=data, headers=headers, auth=auth,
+                timeout=self.timeout, allow_redirects=False, stream=True,
             )
             with raw:
                 if raw.status_code not in _REDIRECTS or "Location" not in raw.headers:

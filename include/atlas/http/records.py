@@ -97,7 +97,9 @@ def kind_of(value: Any) -> Kind | None:
 
 
 #: A value of this Python type never changes a field of this kind (TEXT is the widest string kind).
-_STABLE: dict[type, Kind] = {str: Kind.TEXT, bool: Kind.BOOLEAN, float: Kind.FLOAT64, dict: Kind.JSON, list: Kind.JSON}
+_STABLE: dict[type, Kind] = {
+    str: Kind.TEXT, bool: Kind.BOOLEAN, float: Kind.FLOAT64, dict: Kind.JSON, list: Kind.JSON
+}
 
 
 def join_kinds(a: Kind | None, b: Kind | None) -> Kind | None:
@@ -203,9 +205,8 @@ class SchemaBuilder:
                 # Only nulls this run: TEXT is a placeholder, flagged so a destination keeps its own type.
                 columns.append(Column(field, ColumnType(Kind.TEXT, source_type=NULL_ONLY_SOURCE_TYPE)))
             else:
-                columns.append(
-                    Column(field, ColumnType(kind, source_type=f"json {kind.value}"), nullable=field not in primary_key)
-                )
+                columns.append(Column(field, ColumnType(kind, source_type=f"json {kind.value}"),
+                                      nullable=field not in primary_key))
         return TableSchema(name, tuple(columns), primary_key)
 
 

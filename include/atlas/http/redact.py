@@ -73,7 +73,9 @@ class Redactor(logging.Filter):
         query = parts.query
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
-            query = urlencode([(k, MASK if self._is_secret_param(k) else v) for k, v in pairs], safe="*:/,")
+            query = urlencode(
+                [(k, MASK if self._is_secret_param(k) else v) for k, v in pairs], safe="*:/,"
+            )
         return self.text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
     def _is_secret_param(self, name: str) -> bool:
