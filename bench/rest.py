@@ -58,9 +58,8 @@ def serve(port_queue, pages: int, page_size: int) -> None:
     """The API: ``GET /items?offset=&limit=`` -> ``{"items": [...], "total": n}`` from pre-encoded pages."""
     total = pages * page_size
     bodies = {
-        offset: json.dumps(
-            {"items": [record(i) for i in range(offset, min(offset + page_size, total))], "total": total}
-        ).encode()
+        offset: json.dumps({"items": [record(i) for i in range(offset, min(offset + page_size, total))],
+                            "total": total}).encode()
         for offset in range(0, total + page_size, page_size)
     }
 
@@ -104,19 +103,17 @@ def requests_loop(base_url: str, page_size: int) -> int:
 def spec(page_size: int, source_name: str = "bench_rest"):
     from atlas.models import parse_spec
 
-    return parse_spec(
-        {
-            "source_type": "rest_api",
-            "source_name": source_name,
-            "conn_id": CONN_ID,
-            "config": {
-                "endpoint": "/items",
-                "record_path": "items",
-                "primary_key": "id",
-                "pagination": {"type": "offset", "page_size": page_size, "total_path": "total"},
-            },
-        }
-    )
+    return parse_spec({
+        "source_type": "rest_api",
+        "source_name": source_name,
+        "conn_id": CONN_ID,
+        "config": {
+            "endpoint": "/items",
+            "record_path": "items",
+            "primary_key": "id",
+            "pagination": {"type": "offset", "page_size": page_size, "total_path": "total"},
+        },
+    })
 
 
 def atlas_read(page_size: int) -> int:
@@ -145,12 +142,8 @@ def sync_into(destination, page_size: int, label: str) -> dict:
     registry = ConnectorRegistry.default()
     registry.upgrade()
     summary = sync_stream(spec(page_size, f"bench_rest_{label}"), "items", registry=registry, destination=destination)
-    return {
-        "warehouse": label,
-        "rows": summary.rows_written,
-        "seconds": summary.seconds,
-        "rows_per_second": round(summary.rows_written / summary.seconds),
-    }
+    return {"warehouse": label, "rows": summary.rows_written, "seconds": summary.seconds,
+            "rows_per_second": round(summary.rows_written / summary.seconds)}
 
 
 def postgres_destination():
@@ -195,11 +188,8 @@ def main() -> int:
             plain.append(timed(requests_loop, base_url, args.page_size))
             atlas.append(timed(atlas_read, args.page_size))
         figures = {}
-        for label, index, pick in [
-            ("wall_median", 0, statistics.median),
-            ("wall_min", 0, min),
-            ("cpu_median", 1, statistics.median),
-        ]:
+        for label, index, pick in [("wall_median", 0, statistics.median), ("wall_min", 0, min),
+                                   ("cpu_median", 1, statistics.median)]:
             plain_s, atlas_s = pick(t[index] for t in plain), pick(t[index] for t in atlas)
             figures[label] = {
                 "requests_loop_s": round(plain_s, 4),
@@ -210,9 +200,8 @@ def main() -> int:
 
         from atlas.destinations.sqlite import SqliteDestination
 
-        loads = [
-            sync_into(SqliteDestination(Path(os.environ["ATLAS_HOME"]) / "warehouse.db"), args.page_size, "sqlite")
-        ]
+        loads = [sync_into(SqliteDestination(Path(os.environ["ATLAS_HOME"]) / "warehouse.db"), args.page_size,
+                           "sqlite")]
         if args.postgres:
             destination, drop = postgres_destination()
             try:
@@ -226,7 +215,7 @@ def main() -> int:
     result = {
         "command": "python bench/rest.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end",
+                   f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end",
         "pages": args.pages,
         "records_per_page": args.page_size,
         "repeat": args.repeat,
