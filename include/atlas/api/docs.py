@@ -1,8 +1,9 @@
-"""Swagger UI (``/docs``) and ReDoc (``/redoc``) of the connectors API, with assets this app serves itself.
+"""Swagger UI (``/docs``) of the connectors API, with assets this app serves itself.
 
-FastAPI's default pages load swagger-ui and redoc from a CDN, so on a machine without internet they
-stay blank. The bundles here are the ones packaged in ``fastapi_offline`` (swagger-ui 5, which renders
-the OpenAPI 3.1 document FastAPI writes), mounted under ``/static/docs``. Every URL a page references
+FastAPI's default page loads swagger-ui from a CDN, so on a machine without internet it stays blank.
+The bundle here is the one packaged in ``fastapi_offline`` (swagger-ui 5, which renders the OpenAPI
+3.1 document FastAPI writes), mounted under ``/static/docs``. There is no ReDoc page: its bundle
+fetches its logo from cdn.redoc.ly, whatever its options. Every URL a page references
 is relative to where the app is mounted (``/atlas`` in Airflow's API server), taken from the request's
 ``root_path``.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -26,7 +27,7 @@ def _root(request: Request) -> str:
 
 
 def install_docs(app: FastAPI) -> None:
-    """Add ``/docs``, ``/docs/oauth2-redirect`` and ``/redoc`` to ``app`` (created with both docs URLs None)."""
+    """Add ``/docs`` and ``/docs/oauth2-redirect`` to ``app`` (created with both docs URLs None)."""
     assert app.openapi_url and app.docs_url is None and app.redoc_url is None
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
     openapi_url, oauth2_redirect_url = app.openapi_url, "/docs/oauth2-redirect"
@@ -48,14 +49,3 @@ def install_docs(app: FastAPI) -> None:
     @app.get(oauth2_redirect_url, include_in_schema=False)
     def swagger_ui_oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc(request: Request) -> HTMLResponse:
-        root = _root(request)
-        return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
-            with_google_fonts=False,
-        )
