@@ -226,6 +226,20 @@ def test_a_delete_beside_a_row_the_cursor_missed_is_found(connector, destination
     assert c.marked() == gone
 
 
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_keys_up_to_the_top_of_bigint(connector, destination, kind):  # noqa: F811
+    # The last segment's upper bound passes 2**63 - 1 (PostgreSQL's per-segment bounds are clamped there).
+    c = connector(kind, destination)
+    ids = [i * 1_000_003 for i in range(1, 1500)] + [2**63 - 1]
+    insert_items(c, ids)
+    c.sync()
+    gone = [*ids[4::101], 2**63 - 1]
+    delete_items(c, gone)
+
+    assert c.sync().rows_deleted == len(gone)
+    assert c.marked() == gone
+
+
 @pytest.mark.parametrize(
     ("kind", "ddl", "keys"),
     [
