@@ -6,15 +6,12 @@ comparing the source table's *keys* with the warehouse table's live keys; the sy
 ``_atlas_deleted_at`` on the warehouse rows whose key is gone (never a physical delete). Only keys are
 compared — existence, not values: changed rows are the incremental read's business.
 
-The method is data-diff's checksummed bisection, after one ungrouped ``count(*)`` and sum of a hash of
-the key over each whole table: when they agree (no delete since the last run, the common case) nothing
-else is read. Otherwise the key space is cut into segments; for every segment both sides compute
-``count(*)`` and the sum of a hash of the key, all segments of a level in ONE query per side (a
-``GROUP BY``; on PostgreSQL, for integer keys, one aggregate per key range in a ``LATERAL`` join: it
-plans a ``GROUP BY`` of key ranges as one group per key and hashes every row in one process).
-Segments whose (count, sum) agree hold the same keys and are done; differing ones are cut 16 ways and
-compared again, and small ones are diffed key by key. With a few scattered deletes that is one scan
-of each side, index range scans of the few differing segments, and a few thousand keys fetched.
+The method is data-diff's checksummed bisection. The key space is cut into segments; for every segment
+both sides compute ``count(*)`` and the sum of a hash of the key, all segments of a level in ONE
+``GROUP BY`` query per side. Segments whose (count, sum) agree hold the same keys and are done;
+differing ones are cut 16 ways and compared again, and small ones are diffed key by key. With a few
+scattered deletes that is one scan of each side, index range scans of the few differing segments,
+and a few thousand keys fetched.
 
 The key space (:class:`KeySpace`):
 
@@ -239,10 +236,6 @@ class KeySide(Protocol):
         """Smallest and largest first key column (integer keys); None when the table has no row."""
         ...
 
-    def total(self, space: KeySpace) -> tuple[int, int]:
-        """``(count, sum of hashes)`` of the whole table."""
-        ...
-
     def checksums(
         self, space: KeySpace, origin: int, shift: int, within: Segments | None
     ) -> dict[int, tuple[int, int]]:
@@ -355,12 +348,6 @@ def diff_keys(source: KeySide, warehouse: KeySide, space: KeySpace, max_delete_f
 
 def _bisect(pair: _Pair, space: KeySpace, max_delete_fraction: float) -> KeyDiff:
     diff = KeyDiff()
-    # One ungrouped checksum first: PostgreSQL runs it in parallel like a count(*), and when nothing was
-    # deleted (the common case) it is all there is to read.
-    ours, theirs = pair(lambda side: side.total(space))
-    if ours == theirs:
-        diff.source_rows = diff.warehouse_rows = ours[0]
-        return diff
     if space.ranges_of_key:
         bounds = [b for b in pair(lambda side: side.bounds(space)) if b is not None]
         if not bounds:
@@ -433,11 +420,6 @@ class SqlKeys:
         live = f" WHERE {self._live}" if self._live else ""
         (low, high), *_ = self._run(f"SELECT min({column}), max({column}) FROM {self._table}{live}")
         return None if low is None else (int(low), int(high))
-
-    def total(self, space: KeySpace) -> tuple[int, int]:
-        live = f" WHERE {self._live}" if self._live else ""
-        (count, total), *_ = self._run(f"SELECT count(*), sum({space.term(self.dialect)}) FROM {self._table}{live}")
-        return int(count), int(total or 0)
 
     def checksums(
         self, space: KeySpace, origin: int, shift: int, within: Segments | None
