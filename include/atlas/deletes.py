@@ -8,10 +8,12 @@ compared — existence, not values: changed rows are the incremental read's busi
 
 The method is data-diff's checksummed bisection. The key space is cut into segments; for every segment
 both sides compute ``count(*)`` and the sum of a hash of the key, all segments of a level in ONE
-``GROUP BY`` query per side. Segments whose (count, sum) agree hold the same keys and are done;
-differing ones are cut 16 ways and compared again, and small ones are diffed key by key. With a few
-scattered deletes that is one scan of each side, index range scans of the few differing segments,
-and a few thousand keys fetched.
+``GROUP BY`` query per side (on PostgreSQL, for integer keys, the first level is one aggregate per key
+range in a ``LATERAL`` join: PostgreSQL plans a ``GROUP BY`` of key ranges as one group per key and
+hashes every row into groups in one process). Segments whose (count, sum) agree hold the same keys
+and are done; differing ones are cut 16 ways and compared again, and small ones are diffed key by key.
+With a few scattered deletes that is one scan of each side, index range scans of the few differing
+segments, and a few thousand keys fetched.
 
 The key space (:class:`KeySpace`):
 
