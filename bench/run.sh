@@ -3,6 +3,8 @@
 #
 #   bash bench/run.sh [--rows 1000000] [--rss-rows 100000,5000000] [--sources postgresql,mysql]
 #                     [--repeat N] [--skip-generic-transfer] [--skip-dag] [--skip-atlas]
+#   bash bench/run.sh deletes [--rows 1000000] [--deletes 100] [--sources postgresql,mysql] [--repeat 5]
+#                     (detect_deletes against count(*) of both sides: bench/deletes.py)
 #
 # Needs the local PostgreSQL (127.0.0.1:5432, user postgres) and MariaDB (127.0.0.1:3306, root) that
 # `make services` starts. Uses the databases bench_src (both servers) and bench_wh (PostgreSQL), a
@@ -26,4 +28,9 @@ export PATH=$bin:$PATH
 
 echo "bench work dir: $work"
 "$bin/airflow" db migrate >"$work/airflow-db-migrate.log" 2>&1 || { tail -20 "$work/airflow-db-migrate.log"; exit 1; }
-exec "$bin/python" bench/syncbench.py --workdir "$work" "$@"
+script=bench/syncbench.py
+if [[ ${1:-} == deletes ]]; then
+    script=bench/deletes.py
+    shift
+fi
+exec "$bin/python" "$script" --workdir "$work" "$@"

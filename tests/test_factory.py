@@ -98,7 +98,7 @@ def test_good_and_bad_rows(registry):
         assert "atlas:invalid" in dag.tags
         assert expected in dag.doc_md, (dag.dag_id, dag.doc_md)
         assert [t.task_id for t in dag.tasks] == ["connector_invalid"]
-    assert len(bag.dags) == len(GOOD) + len(BAD)
+    assert len(bag.dags) == len(GOOD) + len(BAD)  # no freshness monitor: no row sets max_staleness_minutes
 
 
 def test_error_dag_task_fails_with_the_rows_error(registry):

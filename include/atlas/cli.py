@@ -92,11 +92,17 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from atlas.freshness import assess_entries
+    from atlas.registry import utcnow
+
     registry = _registry()
     last = registry.last_runs()
+    entries = registry.entries()
+    freshness = assess_entries(entries, registry.stream_successes(), utcnow())
     rows = []
-    for entry in registry.entries():
+    for entry in entries:
         run = last.get(entry.row["connector_id"], {})
+        fresh = freshness.get(entry.row["connector_id"])
         rows.append(
             {
                 "source_name": entry.name,
@@ -105,6 +111,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "enabled": entry.row.get("enabled"),
                 "last_run": run.get("status"),
                 "last_run_at": run.get("started_at"),
+                "freshness_lag_seconds": fresh.lag_seconds if fresh else None,
+                "stale": fresh.stale if fresh else False,
                 "error": str(entry.error) if entry.error else None,
             }
         )
@@ -113,6 +121,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         state = f"INVALID: {row['error']}" if row["error"] else f"last run: {row['last_run'] or '-'}"
+        state += "  STALE" if row["stale"] else ""
         print(f"{row['source_name']:<32} {row['source_type'] or '?':<10} {row['schedule'] or 'manual':<16} {state}")
     return 0
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from atlas import settings
-from atlas.connections import ConnectionDraft, connection_exists, save_connection
+from atlas.connections import ConnectionDraft, connection_exists, get_connection, save_connection
 from atlas.exceptions import ConnectorNotFound
 from atlas.registry import ConnectorRegistry
 from atlas.service import create_connector
@@ -31,6 +31,7 @@ DEMO_REST_CONNECTOR = {
     "schedule_cron": "*/10 * * * *",
     "incremental": True,
     "timestamp_column": "run_after",
+    "max_staleness_minutes": 30,
     "config": {
         "endpoint": "/api/v2/dags/~/dagRuns",
         "params": {"order_by": "run_after"},
@@ -59,6 +60,7 @@ DEMO_CONNECTORS = [
         "conn_id": DEMO_CONN_ID,
         "description": "Demo: the product catalogue, fully refreshed every hour.",
         "schedule_cron": "0 * * * *",
+        "max_staleness_minutes": 90,
         "config": {"table": "products"},
     },
 ]
@@ -120,6 +122,18 @@ def _admin_password() -> str | None:
     return json.loads(path.read_text()).get("admin") if path.exists() else None
 
 
+def _ensure_connection(draft: ConnectionDraft) -> str | None:
+    """Create the demo's own connection, or re-point it when this demo's database, port or password moved."""
+    if connection_exists(draft.conn_id):
+        current = get_connection(draft.conn_id)
+        if (current.host, current.login, current.password) == (draft.host, draft.login, draft.password):
+            return None
+        save_connection(draft, replace=True)
+        return f"updated the Airflow connection {draft.conn_id} (now {draft.host})"
+    save_connection(draft)
+    return f"created the Airflow connection {draft.conn_id}"
+
+
 def setup_demo(registry: ConnectorRegistry) -> Iterator[str]:
     """Create the sample database, its connection and the demo connectors; say what was done."""
     registry.upgrade()
@@ -127,29 +141,29 @@ def setup_demo(registry: ConnectorRegistry) -> Iterator[str]:
     if not path.exists():
         _create_sample_database(str(path))
         yield f"created the sample shop database {path}"
-    if not connection_exists(DEMO_CONN_ID):
-        save_connection(
-            ConnectionDraft(
-                conn_id=DEMO_CONN_ID, conn_type="sqlite", host=str(path), description="Atlas demo: sample shop database"
-            )
+    message = _ensure_connection(
+        ConnectionDraft(
+            conn_id=DEMO_CONN_ID, conn_type="sqlite", host=str(path), description="Atlas demo: sample shop database"
         )
-        yield f"created the Airflow connection {DEMO_CONN_ID}"
+    )
+    if message:
+        yield message
     connectors = list(DEMO_CONNECTORS)
     admin_password = _admin_password()
     if admin_password is not None:
-        if not connection_exists(DEMO_API_CONN_ID):
-            port = os.environ.get("AIRFLOW__API__PORT", "8080")
-            save_connection(
-                ConnectionDraft(
-                    conn_id=DEMO_API_CONN_ID,
-                    conn_type="http",
-                    host=f"http://localhost:{port}",
-                    login="admin",
-                    password=admin_password,
-                    description="Atlas demo: this Airflow's own REST API",
-                )
+        port = os.environ.get("AIRFLOW__API__PORT", "8080")
+        message = _ensure_connection(
+            ConnectionDraft(
+                conn_id=DEMO_API_CONN_ID,
+                conn_type="http",
+                host=f"http://localhost:{port}",
+                login="admin",
+                password=admin_password,
+                description="Atlas demo: this Airflow's own REST API",
             )
-            yield f"created the Airflow connection {DEMO_API_CONN_ID}"
+        )
+        if message:
+            yield message
         connectors.append(DEMO_REST_CONNECTOR)
     for body in connectors:
         try:

@@ -35,3 +35,7 @@ class SourceError(AtlasError):
 
 class DestinationError(AtlasError):
     """Loading into the warehouse failed, e.g. an incompatible schema change."""
+
+
+class DeletesRefused(AtlasError):
+    """Delete detection found more rows gone from the source than ``max_delete_fraction`` allows."""

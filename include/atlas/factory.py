@@ -67,6 +67,9 @@ def render_doc(spec: ConnectorSpec, warning: str | None = None) -> str:
         f"* **Schedule:** {schedule}",
         f"* **Credentials:** Airflow connection `{spec.conn_id}`",
         f"* **Mode:** {mode}",
+        f"* **Freshness limit:** {spec.max_staleness_minutes} min (checked by `{settings.FRESHNESS_DAG_ID}`)"
+        if spec.max_staleness_minutes
+        else "",
         "* **Loads:** merge by primary key; a stream without a primary key is appended to, so re-read rows "
         "(retries, lookback) can appear twice there.",
         "* **Run with options:** trigger with `full_refresh: true` to rebuild the target and reset the "
@@ -193,6 +196,36 @@ def build_error_dag(dag_id: str, title: str, message: str, source_type: str | No
     return dag
 
 
+def build_freshness_dag(watched: list[str]) -> DAG:
+    """The DAG that fails, naming them, while connectors are older than their ``max_staleness_minutes``."""
+    with DAG(
+        dag_id=settings.FRESHNESS_DAG_ID,
+        schedule=settings.freshness_check_cron(),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        tags=["atlas", "atlas:freshness"],
+        doc_md="# Atlas freshness monitor\n\nFails, and logs each one, while a connector's data is older than "
+        "its `max_staleness_minutes` (see the Connectors page or `GET /atlas/connectors/`).\n\n"
+        f"Watching: {', '.join(f'`{name}`' for name in watched)}",
+        default_args={"owner": "atlas", "retries": 0},
+    ) as dag:
+
+        @task(task_id="check_freshness")
+        def check_freshness() -> dict[str, Any]:
+            from atlas.exceptions import AtlasError
+            from atlas.freshness import check_freshness as check
+
+            problems = check(ConnectorRegistry.default())
+            if problems:
+                raise AtlasError(f"{len(problems)} connector(s) stale: " + "; ".join(problems))
+            return {"stale": 0}
+
+        check_freshness()
+    return dag
+
+
 def build_dag(entry: RegistryEntry, warning: str | None = None) -> DAG:
     if entry.spec is not None:
         return build_connector_dag(entry.spec, warning)
@@ -217,9 +250,14 @@ def build_all_dags() -> dict[str, DAG]:
 
     wanted = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
+    watched = []
     for row in rows:
         entry = entry_from_row(row)
         dag_id = entry.spec.dag_id if entry.spec else invalid_dag_id(row)
         if not wanted or dag_id == wanted:
             dags[dag_id] = build_dag(entry, warning)
+        if entry.spec is not None and entry.spec.max_staleness_minutes is not None:
+            watched.append(entry.spec.source_name)
+    if watched and wanted in (None, settings.FRESHNESS_DAG_ID):
+        dags[settings.FRESHNESS_DAG_ID] = build_freshness_dag(watched)
     return dags

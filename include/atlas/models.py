@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -95,6 +96,18 @@ class SqlSourceConfig(StrictModel):
     )
     batch_size: int = Field(10_000, ge=1, le=1_000_000, description="Rows per streamed batch.")
     source_timezone: str = Field("UTC", description="Zone of naive timestamps (MySQL DATETIME, timestamp).")
+    detect_deletes: bool = Field(
+        False,
+        description="After each incremental run, set _atlas_deleted_at on warehouse rows whose primary key the "
+        "source no longer has (needs a table with an integer, text or uuid primary key).",
+    )
+    max_delete_fraction: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="detect_deletes refuses (the run fails, nothing is marked) when more than this share of the "
+        "warehouse's rows would be marked deleted: a source outage or a truncated table looks like that.",
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -337,6 +350,12 @@ class ConnectorBase(StrictModel):
     retry_delay_seconds: int = Field(60, ge=1, description="First retry delay; doubles on each retry.")
     queue: str | None = Field(None, description="Celery queue the sync tasks run on.")
     pool: str | None = Field(None, description="Airflow pool capping concurrent syncs.")
+    max_staleness_minutes: int | None = Field(
+        None,
+        ge=1,
+        description="Alert when the synced data is older than this: the API and page mark the connector stale "
+        "and the atlas_freshness_monitor DAG fails naming it.",
+    )
 
     @field_validator("schedule_cron")
     @classmethod
@@ -370,6 +389,22 @@ class ConnectorBase(StrictModel):
 
 class _SqlConnector(ConnectorBase):
     config: SqlSourceConfig
+
+    @field_validator("config")
+    @classmethod
+    def _deletes_need_keys(cls, config: SqlSourceConfig, info: ValidationInfo) -> SqlSourceConfig:
+        if config.detect_deletes:
+            if config.query is not None:
+                raise ValueError(
+                    "detect_deletes compares a table's primary keys and cannot work on a custom 'query': "
+                    "use 'table' or 'tables', or turn detect_deletes off"
+                )
+            if not info.data.get("incremental"):
+                raise ValueError(
+                    "detect_deletes needs incremental: true (a full refresh rebuilds the table from the "
+                    "source, deleted rows included)"
+                )
+        return config
 
     @model_validator(mode="after")
     def _query_needs_target(self) -> _SqlConnector:

@@ -21,6 +21,14 @@ CONNECTION_ID_PREFIX = "atlas_"
 
 REGISTRY_CONNECT_TIMEOUT_SECONDS = 5
 
+#: The DAG checking every connector's ``max_staleness_minutes``; outside the ``atlas__`` namespace of
+#: connector DAGs, so no connector name can take it.
+FRESHNESS_DAG_ID = "atlas_freshness_monitor"
+
+
+def freshness_check_cron() -> str:
+    return os.environ.get("ATLAS_FRESHNESS_CHECK_CRON", "*/5 * * * *")
+
 
 def airflow_home() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))

@@ -14,12 +14,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from atlas.deletes import DeleteCheck, KeySpace, TooManyDeletes, detect_deletes
 from atlas.destinations import default_destination
-from atlas.destinations.base import Destination, LoadMode, LoadResult
+from atlas.destinations.base import Destination, LoadMode, LoadResult, TargetTable
+from atlas.exceptions import DeletesRefused
 from atlas.models import ConnectorSpec
 from atlas.registry import ConnectorRegistry
+from atlas.schema import TableSchema
 from atlas.sources import build_source
 from atlas.sources.base import Batch, ReadRequest
+from atlas.sources.sql import SqlSource
 from atlas.watermark import Watermark, WatermarkStore
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,8 @@ class SyncSummary:
     watermark_after: dict[str, Any] | None
     seconds: float
     bytes_read: int | None = None
+    #: Rows marked deleted by ``config.detect_deletes`` (None: not enabled, or a full refresh).
+    rows_deleted: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,11 +150,14 @@ def sync_stream(
                 # Only a stream whose columns come from its records (REST) has none: it read nothing.
                 log.info("%s/%s: no records read; %s left as it is", spec.source_name, stream, target)
                 result = LoadResult(rows_written=0)
-            upper_bound, bytes_read = read.upper_bound, read.bytes_read
+            upper_bound, bytes_read, schema = read.upper_bound, read.bytes_read, read.schema
         # The load committed: only now may the watermark move.
         after = _later(before, upper_bound)
         if cursor and after is not None and after != before:
             watermarks.set(spec.source_name, stream, after)
+        deletes = None
+        if getattr(spec.config, "detect_deletes", False):
+            deletes = sync_deletes(spec, stream, source, destination, target, schema, compare=mode == LoadMode.MERGE)
     except BaseException as exc:
         registry.finish_run(run_id, "failed", rows_read=rows_read[0], error=f"{type(exc).__name__}: {exc}"[:4000])
         raise
@@ -164,6 +173,7 @@ def sync_stream(
         watermark_after=after.to_json() if after else None,
         seconds=round(time.monotonic() - started, 3),
         bytes_read=bytes_read,
+        rows_deleted=deletes.marked if deletes else None,
     )
     registry.finish_run(
         run_id,
@@ -172,6 +182,8 @@ def sync_stream(
         rows_written=summary.rows_written,
         bytes_read=bytes_read,
         watermark_after=summary.watermark_after,
+        # Only written when known, so that a registry not yet upgraded keeps recording other connectors.
+        **({"rows_deleted": summary.rows_deleted} if summary.rows_deleted is not None else {}),
     )
     log.info(
         "%s/%s: %d rows read, %d written in %.1fs (%.0f rows/s)",
@@ -183,3 +195,59 @@ def sync_stream(
         summary.rows_read / summary.seconds if summary.seconds else 0,
     )
     return summary
+
+
+def sync_deletes(
+    spec: ConnectorSpec,
+    stream: str,
+    source: SqlSource,
+    destination: Destination,
+    target: TargetTable,
+    schema: TableSchema,
+    *,
+    compare: bool,
+) -> DeleteCheck | None:
+    """``config.detect_deletes``: after the load, mark the warehouse rows the source no longer has.
+
+    A full refresh (``compare`` False) rebuilt the table from the source: there is nothing to find, and
+    only the ``_atlas_deleted_at`` column is put back. Raises :class:`DeletesRefused`, marking nothing,
+    when more than ``config.max_delete_fraction`` of the warehouse's rows would be marked.
+    """
+    space = KeySpace.of(schema)
+    label = f"{spec.source_name}/{stream}"
+    started = time.monotonic()
+    with destination.key_side(target, space) as warehouse:
+        if not compare:
+            return None
+        with source.key_side(stream) as keys:
+            try:
+                check = detect_deletes(keys, warehouse, space, spec.config.max_delete_fraction)
+            except TooManyDeletes as exc:
+                share = exc.deleted / exc.warehouse_rows
+                raise DeletesRefused(
+                    f"connector {spec.source_name!r}, stream {stream!r}: config.max_delete_fraction: "
+                    f"{'at least ' if exc.at_least else ''}{exc.deleted} of the {exc.warehouse_rows} rows of {target} "
+                    f"({share:.1%}) are no longer in the source, more than the {spec.config.max_delete_fraction:.1%} "
+                    "allowed; nothing was marked. A source outage or a truncated table looks like this; if the "
+                    "deletes are real, raise config.max_delete_fraction (1 turns the guard off) and run again"
+                ) from None
+    log.info(
+        "%s: %d rows marked deleted, %d unmarked (back in the source) in %s; %d rows compared by key checksums "
+        "in %.2fs (%d levels, %d keys fetched)",
+        label,
+        check.marked,
+        check.unmarked,
+        target,
+        check.warehouse_rows,
+        time.monotonic() - started,
+        check.levels,
+        check.leaf_keys,
+    )
+    if check.not_in_warehouse:
+        log.info(
+            "%s: %d source rows are not in the warehouse yet: committed after this run's read, or missed by the "
+            "cursor (NULL, or older than the lookback); a full refresh loads the latter",
+            label,
+            check.not_in_warehouse,
+        )
+    return check

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,8 @@ from tests.support.api_client import ApiClient
 
 #: Users of the simple auth manager and their roles: what each may do is Airflow's decision.
 USERS = {"admin": "admin", "viewer": "viewer", "editor": "user", "operator": "op"}
+#: Playwright cannot download a browser of its own here: it drives the Debian package's.
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +63,16 @@ def client_for(airflow_server: AirflowServer, tokens: dict[str, str]) -> Callabl
 @pytest.fixture(scope="session")
 def admin(client_for) -> ApiClient:
     return client_for("admin")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium (scripts/system-deps.sh installs it), driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/system-deps.sh (make install does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield browser
+        browser.close()

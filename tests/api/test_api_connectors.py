@@ -213,6 +213,16 @@ def test_seed_postgresql_walkthrough(admin, airflow_server, tokens, users_table,
     assert listed["last_run"]["state"] == "success"
     assert listed["last_run"]["dag_run_id"] == client_run.dag_run_id
     assert (listed["dag_parsed"], listed["dag_paused"], listed["enabled"]) == (True, False, True)
+    # The recent runs (the Connectors page's sparkline): one per DAG run, oldest first, rows summed.
+    recent = [(r["dag_run_id"], r["state"], r["rows_written"]) for r in listed["recent_runs"]]
+    assert recent[-3:] == [
+        (started["dag_run_id"], "success", 3),
+        (cli_run_id, "success", 2),
+        (client_run.dag_run_id, "success", 4),
+    ]
+    assert all(r["duration_seconds"] >= 0 for r in listed["recent_runs"])
+    limited = {c["source_name"]: c for c in admin.get("/connectors/", params={"recent_runs": 1}).json()}
+    assert [r["dag_run_id"] for r in limited["my_database"]["recent_runs"]] == [client_run.dag_run_id]
 
     # Removing with purge takes the connection and the watermarks along.
     resp = admin.delete(f"/connectors/{connector_id}", params={"purge": "true"})
@@ -483,3 +493,31 @@ def test_dags_follow_creates_and_updates_on_the_next_parse(admin, airflow_server
         f"\ncreate -> DAG: {', '.join(f'{x:.2f}s' for x in created)}; "
         f"update -> DAG: {', '.join(f'{x:.2f}s' for x in updated)}"
     )
+
+
+def test_list_shows_freshness_and_stale_connectors(admin, airflow_server) -> None:
+    """``stale`` compares the synced data's age (its time watermark) with ``max_staleness_minutes``."""
+    from datetime import UTC, datetime, timedelta
+
+    from atlas.registry import ConnectorRegistry, make_engine
+
+    stale, fresh, unlimited = unique("stale"), unique("fresh"), unique("unlimited")
+    for name, limit in ((stale, 30), (fresh, 30), (unlimited, None)):
+        body = by_reference(name, **({"max_staleness_minutes": limit} if limit else {}))
+        assert admin.post("/connectors/", json=body).status_code == 201
+    registry = ConnectorRegistry(make_engine(f"sqlite:///{airflow_server.home / 'atlas' / 'registry.db'}"))
+    now = datetime.now(UTC)
+    for name, age in ((stale, timedelta(hours=2)), (fresh, timedelta(minutes=5)), (unlimited, timedelta(days=9))):
+        watermark = {"cursor": "updated_at", "type": "timestamp", "value": (now - age).isoformat()}
+        run_id = registry.start_run(registry.get(name), "t", dag_run_id="manual__1")
+        registry.finish_run(run_id, "success", watermark_after=watermark)
+
+    listed = {c["source_name"]: c for c in admin.get("/connectors/").json()}
+    assert listed[stale]["stale"] is True and listed[stale]["max_staleness_minutes"] == 30
+    assert 2 * 3600 <= listed[stale]["freshness_lag_seconds"] < 2 * 3600 + 120
+    assert listed[fresh]["stale"] is False and listed[fresh]["freshness_lag_seconds"] < 30 * 60
+    assert listed[unlimited]["stale"] is False and listed[unlimited]["max_staleness_minutes"] is None
+    assert listed[stale]["last_success_at"] is not None
+    assert admin.get(f"/connectors/{stale}").json()["stale"] is True
+    for name in (stale, fresh, unlimited):
+        assert admin.delete(f"/connectors/{name}").status_code == 200

@@ -1,4 +1,4 @@
-"""docs/api.md's walkthrough (the seed's curl session plus the token step) runs as written."""
+"""docs/api.md's walkthrough runs as written, and the API's docs pages work without internet."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import re
 import secrets
 import shutil
 import subprocess
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import pytest
+import requests
+from playwright.sync_api import Route, expect
 
 from tests.conftest import REPO
 
@@ -53,3 +57,57 @@ def test_walkthrough_runs_against_a_real_server(airflow_server) -> None:
     assert '"dag_run_id"' in done.stdout
     # The last command prints the newest history entry: the sync of both rows.
     assert '"state": "success"' in done.stdout and '"rows_written": 2' in done.stdout, done.stdout + done.stderr
+
+
+class _Urls(HTMLParser):
+    """Every URL an HTML page makes the browser load (src/href attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+def test_docs_page_loads_every_asset_from_this_server(airflow_server) -> None:
+    """FastAPI's default page loads swagger-ui from a CDN: blank offline. Ours must not."""
+    resp = requests.get(airflow_server.base_url + "/atlas/docs", timeout=30)
+    assert resp.status_code == 200
+    parser = _Urls()
+    parser.feed(resp.text)
+    assets = [urljoin(resp.url, url) for url in parser.urls]
+    assert any(a.endswith(".js") for a in assets), assets
+    # No other host anywhere in the page, not even in its inline script (fonts, validator badge, CDN).
+    local = urlsplit(airflow_server.base_url).netloc
+    assert [u for u in re.findall(r"https?://[^\s'\"<>)]+", resp.text) if urlsplit(u).netloc != local] == []
+    for asset in assets:
+        assert urlsplit(asset).netloc == local, asset
+        fetched = requests.get(asset, timeout=30)
+        assert fetched.status_code == 200, asset
+        assert len(fetched.content) > 1000, asset
+
+
+@pytest.mark.browser
+def test_swagger_ui_renders_with_the_network_cut_off(browser, airflow_server) -> None:
+    """In Chromium, with every request to another host refused, the page renders the endpoints."""
+    local = urlsplit(airflow_server.base_url).netloc
+    refused: list[str] = []
+
+    def only_local(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == local:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    context = browser.new_context()
+    try:
+        context.route("**/*", only_local)
+        page = context.new_page()
+        page.goto(airflow_server.base_url + "/atlas/docs")
+        expect(page.locator(".opblock-summary-path").filter(has_text="/connectors/{connector}/sync")).to_be_visible()
+        assert page.locator(".opblock").count() >= 10
+    finally:
+        context.close()
+    assert refused == []

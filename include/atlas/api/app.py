@@ -11,7 +11,9 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from atlas.api.docs import install_docs
 from atlas.api.routes import router
+from atlas.api.ui import install_ui
 from atlas.exceptions import (
     AtlasError,
     ConnectorConfigError,
@@ -58,8 +60,13 @@ def create_app() -> FastAPI:
             "`POST /auth/token` and send `Authorization: Bearer <token>`, or use the UI's session."
         ),
         version="1",
+        # Served from local assets by install_docs: FastAPI's default pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(router)
+    install_docs(app)
+    install_ui(app)
     app.add_exception_handler(RequestValidationError, _request_error)
     app.add_exception_handler(ConnectorConfigError, _config_error)
     app.add_exception_handler(AtlasError, _atlas_error)

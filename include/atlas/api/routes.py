@@ -38,12 +38,14 @@ from atlas.api.schemas import (
     History,
     HistoryItem,
     LastRun,
+    RecentRun,
     SyncRequest,
     SyncStarted,
     TestResult,
 )
+from atlas.freshness import assess_entries
 from atlas.models import SOURCE_TYPES, spec_json_schema
-from atlas.registry import RegistryEntry, entry_from_row
+from atlas.registry import RegistryEntry, entry_from_row, utcnow
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
 
@@ -99,14 +101,25 @@ def _last_run(sync_run: dict[str, Any] | None, dag_run: Any | None) -> LastRun |
     return None
 
 
-def _summaries(registry: RegistryDep, session: Session, entries: list[RegistryEntry]) -> list[dict[str, Any]]:
+#: How many recent runs a connector's summary carries by default (the Connectors page's sparkline).
+RECENT_RUNS = 20
+
+
+def _summaries(
+    registry: RegistryDep, session: Session, entries: list[RegistryEntry], recent: int = RECENT_RUNS
+) -> list[dict[str, Any]]:
     dag_ids = [dag_id_of(e) for e in entries]
     states = runs.dag_states(session, dag_ids)
     dag_runs = runs.latest_dag_runs(session, dag_ids)
     last_sync = registry.last_runs()
+    ids = [e.row["connector_id"] for e in entries]
+    only = ids if len(ids) == 1 else None  # one connector (its detail): read only its runs
+    freshness = assess_entries(entries, registry.stream_successes(only), utcnow())
+    recent_runs = registry.recent_runs(recent, only) if recent else {}
     out = []
     for entry, dag_id in zip(entries, dag_ids, strict=True):
         row, state = entry.row, states.get(dag_id)
+        fresh = freshness.get(row["connector_id"])
         out.append(
             {
                 "connector_id": row["connector_id"],
@@ -121,6 +134,11 @@ def _summaries(registry: RegistryDep, session: Session, entries: list[RegistryEn
                 "dag_parsed": state is not None,
                 "dag_paused": state.paused if state else None,
                 "last_run": _last_run(last_sync.get(row["connector_id"]), dag_runs.get(dag_id)),
+                "last_success_at": fresh.last_success_at if fresh else None,
+                "freshness_lag_seconds": fresh.lag_seconds if fresh else None,
+                "max_staleness_minutes": fresh.max_staleness_minutes if fresh else None,
+                "stale": fresh.stale if fresh else False,
+                "recent_runs": [RecentRun(**r) for r in recent_runs.get(row["connector_id"], [])],
             }
         )
     return out
@@ -185,13 +203,20 @@ def create_connector(
     response_model=list[ConnectorSummary],
     summary="All connectors whose DAG the caller may read, with their state; invalid rows included",
 )
-def list_connectors(user: GetUserDep, registry: RegistryDep, session: SessionDep) -> list[dict[str, Any]]:
+def list_connectors(
+    user: GetUserDep,
+    registry: RegistryDep,
+    session: SessionDep,
+    recent_runs: Annotated[
+        int, Query(ge=0, le=100, description="How many of each connector's newest runs `recent_runs` lists.")
+    ] = RECENT_RUNS,
+) -> list[dict[str, Any]]:
     # Like GET /api/v2/dags: filtered to what the auth manager lets this user read, never a 403.
     entries = registry.entries()
     readable = get_auth_manager().filter_authorized_dag_ids(
         dag_ids={dag_id_of(e) for e in entries}, user=user, method="GET"
     )
-    return _summaries(registry, session, [e for e in entries if dag_id_of(e) in readable])
+    return _summaries(registry, session, [e for e in entries if dag_id_of(e) in readable], recent_runs)
 
 
 @router.get("/{connector}", response_model=ConnectorDetail, summary="A connector's definition and state")
@@ -306,6 +331,7 @@ def _sync_item(run: dict[str, Any]) -> dict[str, Any]:
         "full_refresh": run.get("full_refresh"),
         "rows_read": run.get("rows_read"),
         "rows_written": run.get("rows_written"),
+        "rows_deleted": run.get("rows_deleted"),
         "watermark_before": run.get("watermark_before"),
         "watermark_after": run.get("watermark_after"),
         "started_at": started,

@@ -35,6 +35,20 @@ class LastRun(BaseModel):
     error: str | None = None
 
 
+class RecentRun(BaseModel):
+    """One DAG run of a connector as the registry recorded it, its streams taken together."""
+
+    dag_run_id: str | None = Field(description="None for a sync run outside Airflow (`atlas sync`).")
+    state: Literal["running", "success", "failed"] = Field(
+        description="running while a stream runs; else failed if a stream failed (its last try); else success."
+    )
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    rows_written: int = Field(description="Rows written by all its streams (each stream's last try).")
+    streams: int
+
+
 class ConnectorSummary(BaseModel):
     connector_id: str
     source_name: str
@@ -48,6 +62,16 @@ class ConnectorSummary(BaseModel):
     dag_parsed: bool = Field(description="Airflow has parsed the connector's DAG (it can be triggered).")
     dag_paused: bool | None = Field(description="None while the DAG is not parsed.")
     last_run: LastRun | None
+    last_success_at: datetime | None = Field(description="When a sync of this connector last succeeded.")
+    freshness_lag_seconds: float | None = Field(
+        description="Age of the synced data: now minus the oldest time-based watermark of its current streams "
+        "(a stream without one counts from its last successful sync). None until every stream has succeeded."
+    )
+    max_staleness_minutes: int | None = Field(description="The connector's freshness limit, if it has one.")
+    stale: bool = Field(description="The data is older than max_staleness_minutes (or never synced within it).")
+    recent_runs: list[RecentRun] = Field(
+        default_factory=list, description="The newest runs recorded by the sync task, oldest first (for trends)."
+    )
 
 
 class ConnectionInfo(BaseModel):
@@ -120,6 +144,7 @@ class HistoryItem(BaseModel):
     full_refresh: bool | None = None
     rows_read: int | None = None
     rows_written: int | None = None
+    rows_deleted: int | None = Field(None, description="Rows marked deleted (detect_deletes); null: not enabled.")
     watermark_before: dict[str, Any] | None = None
     watermark_after: dict[str, Any] | None = None
     started_at: datetime | None

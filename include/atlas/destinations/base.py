@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from atlas.deletes import KeySpace, WarehouseKeys
 from atlas.schema import TableSchema
 from atlas.sources.base import Batch
 
 #: Per-row metadata column every target table gets: when Atlas wrote the row (UTC).
 SYNCED_AT_COLUMN = "_atlas_synced_at"
+#: Per-row metadata column of connectors with ``detect_deletes``: when Atlas found the row's key gone
+#: from the source (UTC); NULL while the source has it. A merge of the key clears it.
+DELETED_AT_COLUMN = "_atlas_deleted_at"
 
 
 class LoadMode(StrEnum):
@@ -56,6 +61,14 @@ class Destination(Protocol):
 
         Creates the table from ``schema`` if missing; adds new columns and widens types that widen
         losslessly; raises :class:`~atlas.exceptions.DestinationError` naming table, column, old and
-        new type otherwise. Nothing is visible to readers before the commit.
+        new type otherwise. Nothing is visible to readers before the commit. A merge clears
+        ``_atlas_deleted_at`` of the rows it writes, where the table has that column.
+        """
+        ...
+
+    def key_side(self, target: TargetTable, space: KeySpace) -> AbstractContextManager[WarehouseKeys]:
+        """The live keys of ``target`` for delete detection, in one transaction committed at the end.
+
+        Adds the ``_atlas_deleted_at`` column first when the table lacks it.
         """
         ...

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 
 import psycopg
-from psycopg import sql
+from psycopg import IsolationLevel, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
-from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
+from atlas.deletes import POSTGRESQL, Key, KeySpace, SqlKeys
+from atlas.destinations.base import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
 from atlas.destinations.common import (
     SchemaChanges,
     align_null_only_columns,
@@ -124,6 +126,91 @@ class PostgresDestination:
             else:
                 rows = load.append(batches)
         return LoadResult(rows_written=rows)
+
+    @contextmanager
+    def key_side(self, target: TargetTable, space: KeySpace) -> Iterator[_PostgresKeys]:
+        """The target's live keys in one REPEATABLE READ transaction, which also marks the rows.
+
+        ``_atlas_deleted_at`` and a partial index of the live rows' keys (so the checksums read an
+        index, not the table) are added first, in a transaction of their own: ``ALTER TABLE`` locks
+        out readers until its commit.
+        """
+        with self._hook.get_conn() as conn:  # commits when the block ends, rolls back on an exception
+            conn.row_factory = tuple_row
+            table = sql.Identifier(target.schema, target.name)
+            types = _track_deletes(conn, target, table, space)
+            conn.commit()
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            # Compiling the checksum queries costs more than it saves on tables of millions of rows.
+            conn.execute("SET LOCAL jit = off")
+            yield _PostgresKeys(conn, table, space, types)
+
+
+def _track_deletes(conn: psycopg.Connection, target: TargetTable, table: sql.Identifier, space: KeySpace) -> list[str]:
+    """Give ``target`` the deleted-at column and the live-key index when it lacks them; return the key
+    columns' catalog types."""
+    regclass = table.as_string(conn)
+    types = dict(
+        conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (regclass,),
+        ).fetchall()
+    )
+    deleted_at = sql.Identifier(DELETED_AT_COLUMN)
+    if DELETED_AT_COLUMN not in types:
+        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} timestamptz").format(table, deleted_at))
+    index = f"{target.name[:50]}_atlas_live"
+    if (
+        conn.execute("SELECT to_regclass(%s)", (sql.Identifier(target.schema, index).as_string(conn),)).fetchone()[0]
+        is None
+    ):
+        conn.execute(
+            sql.SQL("CREATE INDEX {} ON {} ({}) WHERE {} IS NULL").format(
+                sql.Identifier(index), table, sql.SQL(", ").join(map(sql.Identifier, space.columns)), deleted_at
+            )
+        )
+    return [types[name] for name in space.columns]
+
+
+class _PostgresKeys(SqlKeys):
+    """The warehouse side of delete detection on PostgreSQL (see :mod:`atlas.deletes`)."""
+
+    def __init__(self, conn: psycopg.Connection, table: sql.Identifier, space: KeySpace, types: list[str]):
+        deleted_at = sql.Identifier(DELETED_AT_COLUMN)
+        live = sql.SQL("{} IS NULL").format(deleted_at).as_string(conn)
+        super().__init__(
+            POSTGRESQL, lambda statement: conn.execute(statement).fetchall(), table.as_string(conn), live=live
+        )
+        self._conn, self._target, self._space, self._types = conn, table, space, types
+
+    def mark_deleted(self, keys: Sequence[Key]) -> int:
+        return self._update(keys, sql.SQL("now()"), sql.SQL("IS NULL"))
+
+    def unmark(self, keys: Sequence[Key]) -> int:
+        return self._update(keys, sql.SQL("NULL"), sql.SQL("IS NOT NULL"))
+
+    def _update(self, keys: Sequence[Key], value: sql.Composable, state: sql.Composable) -> int:
+        if not keys:
+            return 0
+        # Keys travel as text arrays, cast back to the columns' types so that the key index applies.
+        names = [sql.Identifier(f"k{i}") for i in range(len(self._space.columns))]
+        statement = sql.SQL(
+            "UPDATE {table} SET {deleted_at} = {value} WHERE {deleted_at} {state} AND ({key}) IN"
+            " (SELECT {casts} FROM unnest({arrays}) AS k({names}))"
+        ).format(
+            table=self._target,
+            deleted_at=sql.Identifier(DELETED_AT_COLUMN),
+            value=value,
+            state=state,
+            key=sql.SQL(", ").join(map(sql.Identifier, self._space.columns)),
+            casts=sql.SQL(", ").join(
+                sql.SQL("{}::{}").format(n, sql.SQL(t)) for n, t in zip(names, self._types, strict=True)
+            ),
+            arrays=sql.SQL(", ").join(sql.SQL("%s::text[]") for _ in names),
+            names=sql.SQL(", ").join(names),
+        )
+        return self._conn.execute(statement, [list(column) for column in zip(*keys, strict=True)]).rowcount
 
 
 class _Load:
@@ -283,6 +370,8 @@ class _Load:
             for name in (*self.schema.column_names, SYNCED_AT_COLUMN)
             if name not in self.schema.primary_key
         ]
+        if DELETED_AT_COLUMN in existing:  # a row merged again exists in the source again
+            updates.append(sql.SQL("{} = NULL").format(sql.Identifier(DELETED_AT_COLUMN)))
         upsert = sql.SQL(
             "INSERT INTO {target} ({columns}, {synced}) SELECT {distinct}{columns}, now() FROM {stage}{order}"
             " ON CONFLICT ({key}) DO UPDATE SET {updates}"

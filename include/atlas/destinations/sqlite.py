@@ -21,13 +21,15 @@ import json
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from atlas.destinations.base import SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
+from atlas.deletes import SQLITE, Key, KeySpace, SqlKeys, md5_32
+from atlas.destinations.base import DELETED_AT_COLUMN, SYNCED_AT_COLUMN, LoadMode, LoadResult, TargetTable
 from atlas.destinations.common import align_null_only_columns, check_primary_key, plan_changes, split_target
 from atlas.exceptions import DestinationError
 from atlas.schema import Column, ColumnType, Kind, TableSchema
@@ -163,6 +165,65 @@ class SqliteDestination:
             conn.close()
         return LoadResult(rows_written=rows)
 
+    @contextmanager
+    def key_side(self, target: TargetTable, space: KeySpace) -> Iterator[_SqliteKeys]:
+        """The target's live keys in one ``BEGIN IMMEDIATE`` transaction, which also marks the rows.
+
+        Immediate, because the marking writes at the end: a deferred transaction's snapshot could no
+        longer write once another load committed to the file in between.
+        """
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            columns = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (target.name,))}
+            if DELETED_AT_COLUMN not in columns:
+                conn.execute(
+                    f"ALTER TABLE {quote(target.name)} ADD COLUMN {quote(DELETED_AT_COLUMN)} {_SYNCED_AT_TYPE}"
+                )
+            conn.create_function("atlas_md5_32", 1, md5_32, deterministic=True)
+            yield _SqliteKeys(conn, target, space)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+
+class _SqliteKeys(SqlKeys):
+    """The warehouse side of delete detection on SQLite (see :mod:`atlas.deletes`)."""
+
+    def __init__(self, conn: sqlite3.Connection, target: TargetTable, space: KeySpace):
+        super().__init__(
+            SQLITE,
+            lambda statement: conn.execute(statement).fetchall(),
+            quote(target.name),
+            live=f"{quote(DELETED_AT_COLUMN)} IS NULL",
+            thread_safe=False,
+        )
+        self._conn, self._space = conn, space
+        self._integer = [kind not in (Kind.TEXT, Kind.UUID) for kind in space.kinds]
+        self._statement = (
+            f"UPDATE {quote(target.name)} SET {quote(DELETED_AT_COLUMN)} = ? WHERE {quote(DELETED_AT_COLUMN)} {{}}"
+            + "".join(f" AND {quote(name)} = ?" for name in space.columns)
+        )
+
+    def mark_deleted(self, keys: Sequence[Key]) -> int:
+        now = datetime.now(UTC).isoformat(timespec=_MICROSECONDS)
+        return self._update(keys, now, "IS NULL")
+
+    def unmark(self, keys: Sequence[Key]) -> int:
+        return self._update(keys, None, "IS NOT NULL")
+
+    def _update(self, keys: Sequence[Key], value: str | None, state: str) -> int:
+        if not keys:
+            return 0
+        rows = [
+            (value, *(int(v) if integer else v for v, integer in zip(key, self._integer, strict=True))) for key in keys
+        ]
+        return self._conn.executemany(self._statement.format(state), rows).rowcount
+
 
 class _Load:
     """One load's statements inside one transaction."""
@@ -190,7 +251,9 @@ class _Load:
             self.reconcile(existing)
             if mode == LoadMode.MERGE:
                 check_primary_key(self.target, self.existing_primary_key(self.target.name), self.schema)
-        return self.insert(self.target.name, batches, merge=mode == LoadMode.MERGE)
+        # A row merged again exists in the source again: clear its deleted mark (detect_deletes).
+        clear_deleted = DELETED_AT_COLUMN in existing
+        return self.insert(self.target.name, batches, merge=mode == LoadMode.MERGE, clear_deleted=clear_deleted)
 
     # ---------------------------------------------------------------------------------- catalog
     def existing_columns(self, table: str) -> dict[str, str]:
@@ -256,13 +319,15 @@ class _Load:
             self.conn.execute("PRAGMA legacy_alter_table = OFF")
 
     # ---------------------------------------------------------------------------------- data
-    def insert(self, table: str, batches: Iterable[Batch], *, merge: bool = True) -> int:
+    def insert(self, table: str, batches: Iterable[Batch], *, merge: bool = True, clear_deleted: bool = False) -> int:
         names = [*self.schema.column_names, SYNCED_AT_COLUMN]
         statement = (
             f"INSERT INTO {quote(table)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
         )
         if merge and self.schema.primary_key:
             updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in self.schema.primary_key)
+            if clear_deleted:
+                updates += f", {quote(DELETED_AT_COLUMN)} = NULL"
             statement += f" ON CONFLICT ({', '.join(map(quote, self.schema.primary_key))}) DO UPDATE SET {updates}"
         convert = self._row_converter()
         rows = 0

@@ -7,7 +7,7 @@ embedded SQLite file under ``$ATLAS_HOME``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,7 +70,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware_utc(value: datetime | None) -> datetime | None:
     # SQLite and MySQL hand back naive datetimes; everything the registry writes is UTC.
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
@@ -277,6 +277,67 @@ class ConnectorRegistry:
             )
             return [_run_dict(r._mapping) for r in rows], int(total)
 
+    def recent_runs(
+        self, limit: int = 20, connector_ids: Collection[str] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The newest ``limit`` runs of every connector, oldest first, by connector_id, in one query.
+
+        A run is one DAG run: its streams' rows summed, ``running`` while a stream runs, else ``failed``
+        if a stream failed, else ``success``. A stream retried within the DAG run counts with its last
+        try only. A sync without a DAG run (``atlas sync``) is a run of its own. ``connector_ids``
+        limits the answer (and the scan) to those connectors.
+        """
+        scope = sync_runs.c.connector_id.in_(connector_ids) if connector_ids is not None else sa.true()
+        solo = sa.case((sync_runs.c.dag_run_id.is_(None), sync_runs.c.run_id))
+        attempts = (
+            sa.select(
+                sync_runs,
+                sa.func.row_number()
+                .over(
+                    partition_by=(sync_runs.c.connector_id, sync_runs.c.dag_run_id, solo, sync_runs.c.stream),
+                    order_by=sync_runs.c.run_id.desc(),
+                )
+                .label("newer_tries"),
+            )
+            .where(scope)
+            .subquery()
+        )
+        last_tries = sa.select(attempts).where(attempts.c.newer_tries == 1).subquery()
+
+        def streams_in(status: str) -> sa.ColumnElement[int]:
+            return sa.func.sum(sa.case((last_tries.c.status == status, 1), else_=0))
+
+        started = sa.func.min(last_tries.c.started_at)
+        per_run = (
+            sa.select(
+                last_tries.c.connector_id,
+                last_tries.c.dag_run_id,
+                started.label("started_at"),
+                sa.func.max(last_tries.c.finished_at).label("finished_at"),
+                sa.func.sum(last_tries.c.rows_written).label("rows_written"),
+                sa.func.count().label("streams"),
+                streams_in("running").label("running"),
+                streams_in("failed").label("failed"),
+                sa.func.row_number()
+                .over(partition_by=last_tries.c.connector_id, order_by=started.desc())
+                .label("recency"),
+            )
+            .group_by(
+                last_tries.c.connector_id,
+                last_tries.c.dag_run_id,
+                sa.case((last_tries.c.dag_run_id.is_(None), last_tries.c.run_id)),
+            )
+            .subquery()
+        )
+        query = (
+            sa.select(per_run).where(per_run.c.recency <= limit).order_by(per_run.c.connector_id, per_run.c.started_at)
+        )
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self._begin() as conn:
+            for row in conn.execute(query):
+                out.setdefault(row.connector_id, []).append(_aggregated_run(row))
+        return out
+
     def last_runs(self) -> dict[str, dict[str, Any]]:
         """The newest run of every connector, by connector_id."""
         newest = (
@@ -288,12 +349,89 @@ class ConnectorRegistry:
             rows = conn.execute(sa.select(sync_runs).join(newest, sync_runs.c.run_id == newest.c.run_id))
             return {r.connector_id: _run_dict(r._mapping) for r in rows}
 
+    def stream_successes(
+        self, connector_ids: Collection[str] | None = None
+    ) -> dict[str, dict[str, StreamSuccess | None]]:
+        """Each connector's current streams, each with its newest successful run (None: never succeeded).
+
+        A connector's current streams are those of its newest DAG run, so a table dropped from the
+        connector stops counting; a connector only ever synced from the CLI counts all its streams.
+        ``connector_ids`` limits the answer (and the scan) to those connectors.
+        """
+        scope = sync_runs.c.connector_id.in_(connector_ids) if connector_ids is not None else sa.true()
+        newest_success = (
+            sa.select(sa.func.max(sync_runs.c.run_id).label("run_id"))
+            .where(scope, sync_runs.c.status == "success")
+            .group_by(sync_runs.c.connector_id, sync_runs.c.stream)
+            .subquery()
+        )
+        newest_dag_run = (
+            sa.select(sync_runs.c.connector_id, sa.func.max(sync_runs.c.run_id).label("run_id"))
+            .where(scope, sync_runs.c.dag_run_id.is_not(None))
+            .group_by(sync_runs.c.connector_id)
+            .subquery()
+        )
+        newest_dag_run_id = (
+            sa.select(sync_runs.c.connector_id, sync_runs.c.dag_run_id)
+            .join(newest_dag_run, sync_runs.c.run_id == newest_dag_run.c.run_id)
+            .subquery()
+        )
+        with self._begin() as conn:
+            successes = conn.execute(
+                sa.select(
+                    sync_runs.c.connector_id, sync_runs.c.stream, sync_runs.c.finished_at, sync_runs.c.watermark_after
+                ).join(newest_success, sync_runs.c.run_id == newest_success.c.run_id)
+            ).all()
+            current = conn.execute(
+                sa.select(sync_runs.c.connector_id, sync_runs.c.stream)
+                .distinct()
+                .join(
+                    newest_dag_run_id,
+                    sa.and_(
+                        sync_runs.c.connector_id == newest_dag_run_id.c.connector_id,
+                        sync_runs.c.dag_run_id == newest_dag_run_id.c.dag_run_id,
+                    ),
+                )
+            ).all()
+        out: dict[str, dict[str, StreamSuccess | None]] = {}
+        for connector_id, stream in current:
+            out.setdefault(connector_id, {})[stream] = None
+        run_by_dag = set(out)
+        for connector_id, stream, finished_at, watermark in successes:
+            streams = out.setdefault(connector_id, {})
+            if stream in streams or connector_id not in run_by_dag:
+                streams[stream] = StreamSuccess(aware_utc(finished_at), watermark)
+        return out
+
+
+@dataclass(frozen=True)
+class StreamSuccess:
+    """A stream's newest successful sync: when it finished and the watermark it reached."""
+
+    finished_at: datetime
+    watermark: dict[str, Any] | None
+
 
 def _run_dict(mapping: Any) -> dict[str, Any]:
     run = dict(mapping)
     for key in ("started_at", "finished_at"):
-        run[key] = _aware(run[key])
+        run[key] = aware_utc(run[key])
     return run
+
+
+def _aggregated_run(row: Any) -> dict[str, Any]:
+    state = "running" if row.running else "failed" if row.failed else "success"
+    started = aware_utc(row.started_at)
+    finished = aware_utc(row.finished_at) if state != "running" else None
+    return {
+        "dag_run_id": row.dag_run_id,
+        "state": state,
+        "started_at": started,
+        "finished_at": finished,
+        "duration_seconds": (finished - started).total_seconds() if finished else None,
+        "rows_written": int(row.rows_written or 0),
+        "streams": int(row.streams),
+    }
 
 
 def entry_from_row(row: dict[str, Any]) -> RegistryEntry:

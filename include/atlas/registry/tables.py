@@ -47,6 +47,8 @@ sync_runs = sa.Table(
     sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_written", sa.BigInteger, nullable=False, default=0),
     sa.Column("bytes_read", sa.BigInteger),
+    # Rows marked deleted by detect_deletes; NULL when the connector does not detect deletes.
+    sa.Column("rows_deleted", sa.BigInteger),
     sa.Column("watermark_before", sa.JSON),
     sa.Column("watermark_after", sa.JSON),
     sa.Column("started_at", TIMESTAMP, nullable=False),

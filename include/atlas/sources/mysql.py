@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from atlas.deletes import MYSQL, Dialect
 from atlas.schema import Column, ColumnType, Kind
 from atlas.sources.base import CopyChunk
 from atlas.sources.sql import SourceColumn, SqlSource, TableRef, as_utc
@@ -207,6 +208,7 @@ def column_for(name: str, nullable: bool, column_type: str, is_json: bool = Fals
 
 class MySqlSource(SqlSource):
     dialect_name: ClassVar[str] = "MySQL"
+    key_dialect: ClassVar[Dialect] = MYSQL
 
     def _connect(self) -> Any:
         from airflow.providers.mysql.hooks.mysql import MySqlHook

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from atlas.deletes import Dialect, KeySpace, SqlKeys
 from atlas.exceptions import SourceError
 from atlas.models import SqlConnector
 from atlas.schema import CURSOR_KINDS, Column, Kind, TableSchema
@@ -92,6 +93,10 @@ class SqlSource(ABC):
     dialect_name: ClassVar[str]
     #: The driver's placeholder: ``%s`` (format paramstyle, where ``%`` in SQL text must be doubled) or ``?``.
     placeholder: ClassVar[str] = "%s"
+    #: How delete detection's key checksums are spelled (:mod:`atlas.deletes`).
+    key_dialect: ClassVar[Dialect]
+    #: The driver's connections may be used from another thread than the one that opened them.
+    thread_safe: ClassVar[bool] = True
 
     def __init__(self, spec: SqlConnector):
         self.spec = spec
@@ -158,6 +163,9 @@ class SqlSource(ABC):
         """A bound parameter for a cursor comparison, in the form the driver expects."""
         return value
 
+    def _key_session(self, conn: Any) -> None:  # noqa: B027  (most dialects need nothing)
+        """Prepare the snapshot's session for delete detection's checksum queries."""
+
     # ----------------------------------------------------------------------------- Source protocol
     def test_connection(self) -> tuple[bool, str]:
         """Connect, then check every stream, its columns and the cursor against the catalog; never raises."""
@@ -207,7 +215,28 @@ class SqlSource(ABC):
             # Errors of the caller's code (e.g. a destination on the same driver) pass through unwrapped.
             yield opened
 
+    @contextmanager
+    def key_side(self, stream: str) -> Iterator[SqlKeys]:
+        """The keys of ``stream`` for delete detection, read in one snapshot (see :mod:`atlas.deletes`)."""
+        with self._connection() as conn:
+            with self.driver_errors_as_source_errors():
+                described = self._describe(conn, stream)
+                self._begin_snapshot(conn)
+                self._key_session(conn)
+            table = self._table_sql(described, self._quote)
+            yield SqlKeys(self.key_dialect, lambda sql: self._all_rows(conn, sql), table, thread_safe=self.thread_safe)
+
     # ------------------------------------------------------------------------------------- helpers
+    def _all_rows(self, conn: Any, sql: str) -> list[tuple]:
+        """Every row of ``sql``, run without parameters (its ``%`` are not placeholders)."""
+        with self.driver_errors_as_source_errors():
+            cur = conn.cursor()
+            try:
+                cur.execute(sql)
+                return list(cur.fetchall())
+            finally:
+                cur.close()
+
     def _scalar(self, conn: Any, sql: str, params: tuple[Any, ...]) -> Any:
         cur = conn.cursor()
         try:
@@ -333,7 +362,13 @@ class SqlSource(ABC):
                 f"must include the primary key column(s) "
                 f"{', '.join(map(repr, unselected_key))} of {stream!r} (or set config.primary_key)",
             )
-        return Described(stream, source, tuple(columns), tuple(primary_key))
+        described = Described(stream, source, tuple(columns), tuple(primary_key))
+        if self.config.detect_deletes:
+            try:
+                KeySpace.of(self._schema(described))
+            except ValueError as exc:
+                raise self.error("config.detect_deletes", str(exc)) from None
+        return described
 
     def _selected(self, described: Described) -> tuple[SourceColumn, ...]:
         if self.config.columns is None:
@@ -356,8 +391,15 @@ class SqlSource(ABC):
         if isinstance(described.source, str):
             query = described.source.strip().rstrip(";")
             return f"({self._escape(query)}) AS {self.quoted(QUERY_ALIAS)}"
+        return self._table_sql(described, self.quoted)
+
+    @staticmethod
+    def _table_sql(described: Described, quote: Callable[[str], str]) -> str:
+        """The stream's table, named with ``quote`` (escaped for bound parameters, or not)."""
         table = described.source
-        return ".".join(self.quoted(part) for part in (table.schema, table.name) if part is not None)
+        if not isinstance(table, TableRef):
+            raise AssertionError("a custom query has no table; SqlSourceConfig forbids detect_deletes with one")
+        return ".".join(quote(part) for part in (table.schema, table.name) if part is not None)
 
     def cursor_column(self, described: Described, cursor: str) -> SourceColumn:
         """The cursor column, checked: it exists and its type can only grow."""

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
+from atlas.deletes import SQLITE, Dialect, md5_32
 from atlas.schema import Column, ColumnType, Kind
 from atlas.sources.sql import SourceColumn, SqlSource, TableRef
 
@@ -74,6 +75,8 @@ def column_for(name: str, nullable: bool, declared: str) -> SourceColumn:
 class SqliteSource(SqlSource):
     dialect_name: ClassVar[str] = "SQLite"
     placeholder: ClassVar[str] = "?"
+    key_dialect: ClassVar[Dialect] = SQLITE
+    thread_safe: ClassVar[bool] = False  # sqlite3 refuses a connection opened on another thread
 
     def _connect(self) -> Any:
         from airflow.providers.sqlite.hooks.sqlite import SqliteHook
@@ -102,6 +105,9 @@ class SqliteSource(SqlSource):
     def _begin_snapshot(self, conn: Any) -> None:
         # The first SELECT fixes what this read sees (WAL) or holds a shared lock against writers.
         conn.execute("BEGIN")
+
+    def _key_session(self, conn: Any) -> None:
+        conn.create_function("atlas_md5_32", 1, md5_32, deterministic=True)
 
     def _server_version(self, conn: Any) -> str:
         path = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
