@@ -90,6 +90,7 @@ alive "$STANDALONE" && cat <<MSG
 
   Atlas demo is up:   http://localhost:${AIRFLOW__API__PORT}   (user: admin)
   Password:           $(cat "$PASSWORDS" 2>/dev/null)
+  Connectors page:    http://localhost:${AIRFLOW__API__PORT}/plugin/atlas-connectors
   Connectors API:     http://localhost:${AIRFLOW__API__PORT}/atlas/docs
   Warehouse (SQLite): ${ATLAS_HOME:-$AIRFLOW_HOME/atlas}/warehouse.db
   Stop with Ctrl-C.
