@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from atlas.cli import main
 from tests.test_intake import SEED_POSTGRES
 
 ATLAS = [sys.executable, "-m", "atlas.cli"]
@@ -103,3 +104,43 @@ def test_failed_connection_test_exits_1_without_secret(atlas, source_db, tmp_pat
     assert tested.returncode == 1
     assert tested.stdout.startswith("failed: ")
     assert "pw-SECRET-42" not in tested.stdout + tested.stderr
+
+
+def test_sync_rejects_a_bad_since_before_touching_anything(atlas, source_db, tmp_path):
+    (tmp_path / "users.json").write_text(json.dumps(seed_body(source_db)))
+    assert atlas("connectors", "add", str(tmp_path / "users.json")).returncode == 0
+    result = atlas("sync", "my_database", "--since", "junk")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("atlas: --since: since='junk' is neither an integer")
+    assert atlas("sync", "my_database", "--since", "2026-01-01T00:00:00Z").returncode == 0
+
+
+BAD_BODY_FILES = {
+    "missing.json": (None, "cannot read body file {path}: No such file or directory"),
+    "directory.json": ("<dir>", "cannot read body file {path}: Is a directory"),
+    "latin1.json": (b'{"source_name": "caf\xe9"}', "cannot read body file {path}: not UTF-8 text"),
+    "broken.json": (b'{"source_type": ', "body file {path} is not valid JSON: Expecting value: line 1 column 17"),
+    "broken.yaml": (b"source_type: [postgresql\n", "body file {path} is not valid YAML: while parsing a flow sequence"),
+}
+
+
+def test_unreadable_body_file_exits_2_naming_the_file(tmp_path, capsys):
+    """In this process (the console script's own ``main``): the file is read before anything else happens."""
+
+    def last_line(*args: str) -> str:
+        assert main(list(args)) == 2
+        stderr = capsys.readouterr().err
+        assert "Traceback" not in stderr, stderr
+        return stderr.strip().splitlines()[-1]
+
+    for name, (content, message) in BAD_BODY_FILES.items():
+        path = tmp_path / name
+        if content == "<dir>":
+            path.mkdir()
+        elif content is not None:
+            path.write_bytes(content)
+        assert last_line("connectors", "add", str(path)).startswith("atlas: " + message.format(path=path))
+    missing = tmp_path / "missing.json"
+    expected = f"atlas: cannot read body file {missing}: No such file or directory"
+    assert last_line("connectors", "update", "x", str(missing)) == expected

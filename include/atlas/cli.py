@@ -7,7 +7,8 @@
     atlas demo setup
 
 ``atlas sync`` runs the same code as the DAG's task, in this process. Exit codes: 0 ok, 1 the
-operation failed (source down, sync error, test failed), 2 bad input (invalid connector, unknown name).
+operation failed (source down, sync error, test failed), 2 bad input (invalid connector, unknown name,
+unreadable body file, malformed option value).
 """
 
 from __future__ import annotations
@@ -22,16 +23,30 @@ from atlas.exceptions import AtlasError, ConnectorConfigError, ConnectorNotFound
 from atlas.settings import use_server_secrets_backends
 
 
+class BadArgument(Exception):
+    """A command-line argument is unusable (unreadable file, malformed value): exit 2, message names it."""
+
+
 def _read_body(path: str) -> dict[str, Any]:
-    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    """The request body in file ``path`` ('-': stdin), YAML for ``.yaml``/``.yml``, else JSON."""
+    name = "stdin" if path == "-" else f"body file {path}"
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadArgument(f"cannot read {name}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise BadArgument(f"cannot read {name}: not UTF-8 text") from None
     if path.endswith((".yaml", ".yml")):
         import yaml
 
-        return yaml.safe_load(text)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BadArgument(f"{name} is not valid YAML: {' '.join(str(exc).split())}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConnectorConfigError(path, [("", f"not valid JSON: {exc}")]) from None
+        raise BadArgument(f"{name} is not valid JSON: {exc}") from None
 
 
 def _print(data: Any) -> None:
@@ -144,7 +159,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     from atlas.sources import build_source
     from atlas.sync import sync_stream
+    from atlas.watermark import Watermark
 
+    if args.since is not None:
+        try:
+            Watermark.parse_since("since", args.since)  # fail before connecting to anything
+        except ValueError as exc:
+            raise BadArgument(f"--since: {exc}") from None
     registry = _registry()
     spec = registry.get(args.name)
     streams = args.stream or build_source(spec).streams()
@@ -225,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     _logs_to_stderr()
     try:
         return args.func(args)
-    except (ConnectorConfigError, ConnectorNotFound, DuplicateConnector) as exc:
+    except (BadArgument, ConnectorConfigError, ConnectorNotFound, DuplicateConnector) as exc:
         print(f"atlas: {exc}", file=sys.stderr)
         return 2
     except AtlasError as exc:

@@ -83,6 +83,9 @@ def test_dag_integrity(dagbag, dag_id):
     expected_schedule = row.get("schedule_cron") if row.get("enabled", True) else None
     assert dag.schedule == expected_schedule  # the row's cron string, passed as it is
     assert set(dag.params) == {"full_refresh", "since"}
+    for name in dag.params:  # the trigger form shows these
+        param = dag.params.get_param(name)
+        assert param.description and param.schema.get("title"), name
     sync = dag.task_dict["sync_stream"]
     assert sync.retries == row.get("retries", 3)
     assert sync.retry_exponential_backoff
