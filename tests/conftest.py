@@ -154,3 +154,13 @@ def atlas_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh ATLAS_HOME: empty embedded registry and warehouse for one test."""
     monkeypatch.setenv("ATLAS_HOME", str(tmp_path / "atlas"))
     return tmp_path / "atlas"
+
+
+@pytest.fixture
+def registry(atlas_home: Path, airflow_db: Path):
+    """The embedded registry of a fresh ATLAS_HOME, migrated, beside Airflow's test metadata DB."""
+    from atlas.registry import ConnectorRegistry
+
+    registry = ConnectorRegistry.default()
+    registry.upgrade()
+    return registry

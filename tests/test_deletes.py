@@ -95,13 +95,6 @@ def source_db(request, make_database, airflow_connection, tmp_path) -> Callable[
     return make
 
 
-@pytest.fixture
-def registry(atlas_home, airflow_db) -> ConnectorRegistry:
-    registry = ConnectorRegistry.default()
-    registry.upgrade()
-    return registry
-
-
 @dataclass
 class Connector:
     source: SourceDb

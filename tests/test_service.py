@@ -8,16 +8,8 @@ import pytest
 
 from atlas.connections import ConnectionDraft, get_connection, save_connection
 from atlas.exceptions import DuplicateConnector
-from atlas.registry import ConnectorRegistry
 from atlas.service import create_connector, delete_connector, update_connector
 from tests.test_intake import SEED_POSTGRES
-
-
-@pytest.fixture
-def registry(atlas_home, airflow_db) -> ConnectorRegistry:
-    registry = ConnectorRegistry.default()
-    registry.upgrade()
-    return registry
 
 
 def seed(name: str) -> dict:

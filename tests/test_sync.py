@@ -48,13 +48,6 @@ T0 = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------------------ harness
-@pytest.fixture
-def registry(atlas_home, airflow_db) -> ConnectorRegistry:
-    registry = ConnectorRegistry.default()
-    registry.upgrade()
-    return registry
-
-
 @dataclass
 class Connector:
     """One connector under test: its spec, the source database and where it lands."""

@@ -151,11 +151,18 @@ class SqliteDestination:
 
     def load(self, target: TargetTable, schema: TableSchema, batches: Iterable[Batch], mode: LoadMode) -> LoadResult:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._write_transaction(wal=True) as conn:
+            return LoadResult(rows_written=_Load(conn, target, schema).run(batches, mode))
+
+    @contextmanager
+    def _write_transaction(self, *, wal: bool = False) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction on the warehouse file: committed, or rolled back on any error."""
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")  # readers keep reading while a load writes
+            if wal:
+                conn.execute("PRAGMA journal_mode=WAL")  # readers keep reading while a load writes
             conn.execute("BEGIN IMMEDIATE")
-            rows = _Load(conn, target, schema).run(batches, mode)
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -163,7 +170,6 @@ class SqliteDestination:
             raise
         finally:
             conn.close()
-        return LoadResult(rows_written=rows)
 
     @contextmanager
     def key_side(self, target: TargetTable, space: KeySpace) -> Iterator[_SqliteKeys]:
@@ -172,9 +178,7 @@ class SqliteDestination:
         Immediate, because the marking writes at the end: a deferred transaction's snapshot could no
         longer write once another load committed to the file in between.
         """
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._write_transaction() as conn:
             columns = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (target.name,))}
             if DELETED_AT_COLUMN not in columns:
                 conn.execute(
@@ -182,13 +186,6 @@ class SqliteDestination:
                 )
             conn.create_function("atlas_md5_32", 1, md5_32, deterministic=True)
             yield _SqliteKeys(conn, target, space)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
 
 
 class _SqliteKeys(SqlKeys):
