@@ -23,7 +23,7 @@ The key space (:class:`KeySpace`):
   of the table, so such keys go straight from the first level to the key-by-key diff.
 
 The hash (:class:`Dialect`): between two PostgreSQL databases PostgreSQL's own ``hashint8`` /
-``hashtext`` (cheapest); otherwise a multiply-xorshift hash in bit operations for a single integer key
+``hashtext`` (cheapest); otherwise a xor-multiply-xorshift hash in bit operations for a single integer key
 (the same value on PostgreSQL, MySQL/MariaDB and SQLite) and the first 32 bits of ``md5`` of the key text (SQLite has no
 ``md5``: a Python function is registered on its connection). A hash collision can only make a
 differing segment look equal — a delete found one run later — never mark a live row: rows are marked
@@ -61,8 +61,10 @@ MAX_RANGES_PER_QUERY = 1000
 _HASH_SPACE_BITS = 32
 _INT64_MAX = (1 << 63) - 1
 _SEPARATOR = 31  # ASCII unit separator between the columns of a composite key's text
-# The portable integer hash: a multiply-xorshift round over the key's two 32-bit halves, in bit operations
-# that all three dialects compute alike (MariaDB's % is slow); no intermediate value reaches 2**63.
+# The portable integer hash (:meth:`KeySpace.term`): the key's two 32-bit halves xor-ed, multiplied, and the low 32
+# bits of the product xor-ed with its bits 16-47 — bit operations all three dialects compute alike (MariaDB's
+# % is slow), no intermediate value reaches 2**63, and as few as give a sum of hashes that a few swapped
+# keys do not leave equal (a multiply alone is linear: deleting 4 and 8 and inserting 5 and 7 would not show).
 _MASK32, _MULTIPLIER = 0xFFFFFFFF, 0x45D9F3B
 
 
@@ -189,9 +191,9 @@ class KeySpace:
             return f"hashtext({self._joined_text(dialect)})"
         if single_integer:
             key = dialect.int64.format(dialect.quote(self.columns[0]))
-            x = dialect.xor.format(f"({key} & {_MASK32})", f"(({key} >> 32) & {_MASK32})")
-            y = f"(({dialect.xor.format(f'({x} >> 16)', x)} * {_MULTIPLIER}) & {_MASK32})"
-            return dialect.xor.format(f"({y} >> 16)", y)
+            # The low 32 bits of key ^ (key >> 32) are the same whether >> is arithmetic or logical.
+            product = f"(({dialect.xor.format(key, f'({key} >> 32)')} & {_MASK32}) * {_MULTIPLIER})"
+            return f"({dialect.xor.format(product, f'({product} >> 16)')} & {_MASK32})"
         return dialect.md5_32.format(self._joined_text(dialect))
 
     def position(self, dialect: Dialect) -> str:
