@@ -93,12 +93,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from atlas.freshness import assess_entries
-    from atlas.registry import utcnow
 
     registry = _registry()
     last = registry.last_runs()
     entries = registry.entries()
-    freshness = assess_entries(entries, registry.stream_successes(), utcnow())
+    freshness = assess_entries(registry, entries)
     rows = []
     for entry in entries:
         run = last.get(entry.row["connector_id"], {})

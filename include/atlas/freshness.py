@@ -10,7 +10,7 @@ has existed for longer than its limit, so a connector that never ran still raise
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -70,9 +70,13 @@ def assess(
 
 
 def assess_entries(
-    entries: list[RegistryEntry], streams: Mapping[str, Mapping[str, StreamSuccess | None]], now: datetime
+    registry: ConnectorRegistry, entries: list[RegistryEntry], connector_ids: Collection[str] | None = None
 ) -> dict[str, Freshness]:
-    """The freshness of every valid connector among ``entries``, by connector_id."""
+    """The freshness of every valid connector among ``entries``, by connector_id, as of now.
+
+    ``connector_ids`` limits the run history read to those connectors (e.g. one connector's detail).
+    """
+    streams, now = registry.stream_successes(connector_ids), utcnow()
     return {
         entry.row["connector_id"]: assess(
             entry.spec.max_staleness_minutes,
@@ -90,7 +94,7 @@ def check_freshness(registry: ConnectorRegistry) -> list[str]:
     entries = registry.entries()
     names = {e.row["connector_id"]: e.name for e in entries}
     problems = []
-    for connector_id, freshness in assess_entries(entries, registry.stream_successes(), utcnow()).items():
+    for connector_id, freshness in assess_entries(registry, entries).items():
         if freshness.stale:
             problems.append(freshness.describe(names[connector_id]))
             log.error("STALE %s", problems[-1])

@@ -45,7 +45,7 @@ from atlas.api.schemas import (
 )
 from atlas.freshness import assess_entries
 from atlas.models import SOURCE_TYPES, spec_json_schema
-from atlas.registry import RegistryEntry, entry_from_row, utcnow
+from atlas.registry import RegistryEntry, entry_from_row
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
 
@@ -114,7 +114,7 @@ def _summaries(
     last_sync = registry.last_runs()
     ids = [e.row["connector_id"] for e in entries]
     only = ids if len(ids) == 1 else None  # one connector (its detail): read only its runs
-    freshness = assess_entries(entries, registry.stream_successes(only), utcnow())
+    freshness = assess_entries(registry, entries, only)
     recent_runs = registry.recent_runs(recent, only) if recent else {}
     out = []
     for entry, dag_id in zip(entries, dag_ids, strict=True):
